@@ -1,0 +1,3 @@
+"""tapesched: a cron-driven scheduler for tape backup jobs."""
+
+__version__ = "0.1.0"

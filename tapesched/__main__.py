@@ -1,0 +1,3 @@
+from tapesched.cli import main
+
+main()
