@@ -1,0 +1,108 @@
+"""The tables (SPEC §2): tasks, executions and a small key/value meta table.
+
+Instants are stored as naive UTC and read back as aware UTC, which works the
+same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+TASK_STATUSES = ("active", "inactive", "running", "paused", "error")
+EXECUTION_STATUSES = ("running", "success", "failed", "cancelled", "skipped", "lost")
+TRIGGERS = ("schedule", "catch_up", "manual")
+MISFIRE_POLICIES = ("run_once", "skip")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, naive UTC stored, aware UTC out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_enabled_next_run_time", "enabled", "next_run_time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_name: str = Field(index=True, unique=True, max_length=64)
+    description: str = ""
+    status: str = "active"
+    enabled: bool = True
+    schedule_type: str
+    schedule_config: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timezone: str
+    action_type: str
+    action_config: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    device: str | None = None  # copied from action_config["device"]: one job per drive
+    next_run_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_run_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_failure_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    total_runs: int = 0
+    success_runs: int = 0
+    failure_runs: int = 0
+    average_duration: float | None = None
+    last_duration: float | None = None
+    timeout: int | None = None
+    misfire: str = "run_once"
+    misfire_grace: int | None = None
+    device_wait: int = 60
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Execution(SQLModel, table=True):
+    __tablename__ = "executions"
+    __table_args__ = (
+        Index("ix_executions_task_started", "task_id", "created_at"),
+        Index("ix_executions_status", "status"),
+    )
+
+    execution_id: str = Field(primary_key=True, max_length=36)
+    task_id: int = Field(foreign_key="tasks.id")
+    trigger: str = "schedule"
+    scheduled_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # when it was claimed
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    duration: float | None = None
+    status: str = "running"
+    error_message: str | None = None
+    result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    device: str | None = None
+    pid: int | None = None  # the runner's pid; None until a runner has started
+    process_start: str | None = None  # the runner's start time (from /proc), against pid reuse
+    job_pid: int | None = None  # the job's pid, which is also its process group id
+    host: str | None = None
+    log_path: str | None = None
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+# SQLModel needs DateTime imported for sa_type resolution in some versions.
+__all__ = ["Task", "Execution", "Meta", "UTCDateTime", "DateTime"]

@@ -1,0 +1,100 @@
+"""Where tapesched keeps its state (SPEC §6). Cheap: no heavy imports here."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tapesched.errors import StorageUnavailable
+
+DB_NAME = "tapesched.db"
+
+
+def default_home(environ: dict[str, str] | None = None, euid: int | None = None) -> Path:
+    """Given the environment and effective uid, return the default state folder.
+
+    TAPESCHED_HOME wins; root uses /var/lib/tapesched; anyone else
+    $XDG_STATE_HOME/tapesched or ~/.local/state/tapesched. Never /tmp.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("TAPESCHED_HOME"):
+        return Path(env["TAPESCHED_HOME"])
+    uid = os.geteuid() if euid is None else euid
+    if uid == 0:
+        return Path("/var/lib/tapesched")
+    xdg = env.get("XDG_STATE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "tapesched"
+    return Path(env.get("HOME") or os.path.expanduser("~")) / ".local" / "state" / "tapesched"
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """The state folder and what it holds."""
+
+    home: Path
+    db: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def locks(self) -> Path:
+        return self.home / "locks"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def tick_lock(self) -> Path:
+        return self.locks / "tick.lock"
+
+    def exec_lock(self, execution_id: str) -> Path:
+        return self.locks / f"exec-{execution_id}.lock"
+
+    def device_lock(self, device: str) -> Path:
+        return self.locks / f"device-{safe_name(device)}.lock"
+
+    def output_log(self, task_name: str, execution_id: str) -> Path:
+        return self.logs / safe_name(task_name) / f"{execution_id}.log"
+
+    def ensure(self) -> None:
+        """Create the state folder and its subfolders with mode 0700."""
+        try:
+            for folder in (self.home, self.logs, self.locks, self.snapshots, self.db.parent):
+                if not folder.is_dir():
+                    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageUnavailable(
+                f"state folder {self.home}: cannot create it ({error.strerror})"
+            ) from None
+
+
+def resolve(db: str | None = None, environ: dict[str, str] | None = None) -> StatePaths:
+    """Given --db (or None), return the state paths.
+
+    The database is --db, else TAPESCHED_DB, else <home>/tapesched.db. The
+    state folder is TAPESCHED_HOME when set; else, when the database was named
+    explicitly, the folder that holds it (so logs and locks live beside it);
+    else the default home.
+    """
+    env = os.environ if environ is None else environ
+    named = db or env.get("TAPESCHED_DB")
+    if env.get("TAPESCHED_HOME"):
+        home = Path(env["TAPESCHED_HOME"]).absolute()
+    elif named:
+        home = Path(named).absolute().parent
+    else:
+        home = default_home(env).absolute()
+    db_path = Path(named).absolute() if named else home / DB_NAME
+    return StatePaths(home=home, db=db_path)
+
+
+def safe_name(text: str) -> str:
+    """Given any text, return a string safe as one path component."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
+    return cleaned[:120]
