@@ -351,3 +351,37 @@ def finish_execution(
     task.updated_at = completed_at
     session.add(task)
     return True
+
+
+def last_tick(session: Session) -> datetime | None:
+    value = get_meta(session, "last_tick_time")
+    return datetime.fromisoformat(value) if value else None
+
+
+def next_from_now(task: Task, now: datetime) -> datetime | None:
+    """The task's next run counted from now (enable, edit)."""
+    from tapesched import schedule as schedules
+
+    schedule = schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
+    return schedules.next_run(schedule, now, None, task.created_at)
+
+
+def task_states(session: Session, tasks: list[Task], now: datetime) -> dict[int, str]:
+    """What `list` and `show` call each task: 'running' with a run in progress,
+    'queued' when due but its drive is busy, else its status ('inactive' if disabled)."""
+    running = running_executions(session)
+    running_tasks = {execution.task_id for execution in running}
+    busy = {execution.device for execution in running if execution.device}
+    states: dict[int, str] = {}
+    for task in tasks:
+        if task.id in running_tasks:
+            states[task.id] = "running"
+        elif not task.enabled:
+            states[task.id] = "inactive"
+        elif task.next_run_time and task.next_run_time <= now and task.device in busy:
+            states[task.id] = "queued"
+        elif task.status == "running":
+            states[task.id] = "active"
+        else:
+            states[task.id] = task.status
+    return states

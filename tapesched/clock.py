@@ -1,0 +1,65 @@
+"""The edges' view of time: the clock, the host's zone, and parsing instants."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tapesched.errors import InvalidInput
+
+
+def utcnow() -> datetime:
+    """The current instant, aware, in UTC. Read only at the edges (cli, runner)."""
+    return datetime.now(UTC)
+
+
+def host_zone_name(environ: dict[str, str] | None = None) -> str:
+    """Return the IANA name of the host's zone: $TZ, else /etc/localtime's target, else UTC."""
+    env = os.environ if environ is None else environ
+    tz = (env.get("TZ") or "").lstrip(":")
+    if tz and _valid_zone(tz):
+        return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+        marker = "/zoneinfo/"
+        if marker in target:
+            name = target.split(marker, 1)[1]
+            if _valid_zone(name):
+                return name
+    except OSError:
+        pass
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if name and _valid_zone(name):
+            return name
+    except OSError:
+        pass
+    return "UTC"
+
+
+def _valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def parse_instant(text: str, zone: str, option: str) -> datetime:
+    """Given ISO 8601 text ('2026-03-29 02:30', '2026-03-29T02:30:00+02:00', 'now'),
+    return an aware datetime; a time without offset is read in `zone`.
+    Raise InvalidInput naming the option."""
+    if text.strip().lower() == "now":
+        return utcnow()
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{option}: '{text}' is not an instant; expected ISO 8601 such as "
+            "'2026-12-25 14:30' or '2026-12-25T14:30:00+01:00'"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value

@@ -1,0 +1,149 @@
+"""What an action sees while it runs: its output, its processes, its deadline.
+
+Actions run inside the runner. Every external command goes through
+JobContext.run, which starts it in its own process group, records its pid so
+`stop` can reach it, enforces the execution's timeout and turns a
+cancellation into TERM, grace, KILL of the whole group.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from tapesched import process
+
+
+class ActionFailed(Exception):
+    """The job failed; message is the execution's error_message, result its result."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+
+class Cancelled(Exception):
+    """The run was cancelled (SIGTERM to the runner, or `stop`)."""
+
+
+class TimedOut(Exception):
+    """The run passed its timeout."""
+
+
+@dataclass
+class JobContext:
+    execution_id: str
+    task: Any  # the Task row, detached
+    paths: Any  # StatePaths
+    store: Any  # Store
+    output: IO[str]
+    now: Callable[[], datetime]
+    timeout: float | None = None
+    grace: float = 10.0
+    on_spawn: Callable[[int], None] | None = None
+    started: float = field(default_factory=time.monotonic)
+    cancelled: bool = False
+    current_group: int | None = None
+
+    def log(self, message: str) -> None:
+        self.output.write(f"tapesched: {message}\n")
+        self.output.flush()
+
+    def remaining(self) -> float | None:
+        if self.timeout is None:
+            return None
+        return self.timeout - (time.monotonic() - self.started)
+
+    def check(self) -> None:
+        """Raise Cancelled or TimedOut if the run must end now."""
+        if self.cancelled:
+            raise Cancelled()
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            raise TimedOut()
+
+    def cancel(self) -> None:
+        """Called from the SIGTERM handler: mark cancelled and TERM the job's group."""
+        self.cancelled = True
+        if self.current_group is not None:
+            process.signal_group(self.current_group, signal.SIGTERM)
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        cwd: str | Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: int | IO[Any] | None = subprocess.DEVNULL,
+        stdout: int | IO[Any] | None = None,
+        capture: bool = False,
+    ) -> tuple[int, str]:
+        """Run argv in its own process group; return (exit code, captured stdout).
+
+        Output goes to the execution's log unless captured. Raise Cancelled or
+        TimedOut (after stopping the whole group), or ActionFailed if the
+        program cannot be started.
+        """
+        self.check()
+        self.output.flush()
+        try:
+            child = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=stdin,
+                stdout=subprocess.PIPE if capture else (stdout or self.output),
+                stderr=self.output,
+                start_new_session=True,
+                close_fds=True,
+                text=capture,
+            )
+        except FileNotFoundError:
+            raise ActionFailed(f"command not found: {argv[0]}") from None
+        except PermissionError:
+            raise ActionFailed(f"command not executable: {argv[0]}") from None
+        except NotADirectoryError:
+            raise ActionFailed(f"working directory is not a directory: {cwd}") from None
+        self.current_group = child.pid
+        if self.on_spawn:
+            self.on_spawn(child.pid)
+        captured: list[str] = []
+        try:
+            if capture:
+                # Small outputs only (mt status): read all, the deadline still applies.
+                out, _ = self._communicate(child)
+                captured.append(out or "")
+            else:
+                while child.poll() is None:
+                    self._watch(child)
+                    time.sleep(0.05)
+            self._watch(child)
+        finally:
+            self.current_group = None
+        return child.returncode, "".join(captured)
+
+    def _communicate(self, child: subprocess.Popen) -> tuple[str, str]:
+        while True:
+            try:
+                return child.communicate(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                self._watch(child)
+
+    def _watch(self, child: subprocess.Popen) -> None:
+        try:
+            self.check()
+        except (Cancelled, TimedOut):
+            process.terminate_group(child.pid, self.grace)
+            child.wait()
+            raise
+        if child.returncode is not None and process.group_alive(child.pid):
+            # The leader is gone; members it left behind belong to the job and end with it.
+            self.log(f"stopping processes the job left behind (process group {child.pid})")
+            process.terminate_group(child.pid, min(self.grace, 2.0))

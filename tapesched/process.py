@@ -1,0 +1,177 @@
+"""The one place that spawns, signals and checks processes, and takes file locks."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class FileLock:
+    """An flock(2) on a file, held until release() or process exit (even SIGKILL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, wait: float = 0.0, poll: float = 0.1) -> bool:
+        """Try to take the lock, retrying for up to `wait` seconds; return whether held."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.fd = fd
+                return True
+            except OSError as error:
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return False
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+    def release(self, unlink: bool = False) -> None:
+        if self.fd is None:
+            return
+        if unlink:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+        os.close(self.fd)
+        self.fd = None
+
+
+def lock_is_held(path: Path) -> bool:
+    """Whether some process holds the lock at `path` (a missing file is free)."""
+    if not path.exists():
+        return False
+    probe = FileLock(path)
+    if probe.acquire():
+        probe.release()
+        return False
+    return True
+
+
+def process_start_time(pid: int) -> str | None:
+    """The start time of `pid` in clock ticks since boot (from /proc), or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    fields = raw.rsplit(")", 1)[1].split()
+    if not fields or fields[0] in ("Z", "X"):  # a zombie has finished
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def is_same_process(pid: int | None, start_time: str | None) -> bool:
+    """Whether `pid` is alive and is the process that started at `start_time`."""
+    if not pid:
+        return False
+    current = process_start_time(pid)
+    if current is None:
+        return False
+    return start_time is None or current == start_time
+
+
+def spawn_detached(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> int:
+    """Start argv in a new session, stdin from /dev/null, stdout and stderr to log_path (0600).
+
+    The caller does not wait: the child outlives it.
+    """
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
+    finally:
+        os.close(fd)
+    # Reap it in the background if we outlive it, so no zombie lingers in long callers.
+    _children.append(child)
+    return child.pid
+
+
+_children: list[subprocess.Popen] = []
+
+
+def runner_argv(db: Path, execution_id: str) -> list[str]:
+    """The runner's command line: this interpreter, this package, the same database."""
+    return [sys.executable, "-m", "tapesched", "--db", str(db), "_run", execution_id]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, signum: int) -> bool:
+    """Send signum to a process group; False if it no longer exists."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def terminate_group(pgid: int, grace: float, poll: float = 0.05) -> bool:
+    """SIGTERM the group, SIGKILL it after `grace` seconds if any member is left.
+
+    Return True if SIGKILL was needed.
+    """
+    if not signal_group(pgid, signal.SIGTERM):
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap()
+        if not group_alive(pgid):
+            return False
+        time.sleep(poll)
+    signal_group(pgid, signal.SIGKILL)
+    end = time.monotonic() + 5
+    while group_alive(pgid) and time.monotonic() < end:
+        _reap()
+        time.sleep(poll)
+    return True
+
+
+def _reap() -> None:
+    for child in list(_children):
+        if child.poll() is not None:
+            _children.remove(child)
+
+
+def wait_gone(pid: int, start_time: str | None, timeout: float, poll: float = 0.05) -> bool:
+    """Wait until the process is gone; return whether it is."""
+    deadline = time.monotonic() + timeout
+    while is_same_process(pid, start_time):
+        _reap()
+        if time.monotonic() >= deadline:
+            return False
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(poll)
+    return True

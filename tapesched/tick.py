@@ -1,0 +1,323 @@
+"""The cron entry point: heartbeat, reconcile, claim, launch (SPEC §5).
+
+Every claim is one short write transaction that moves next_run_time only if it
+still holds the value read (compare-and-set) and inserts the execution row, so
+a schedule slot is claimed once whatever runs concurrently. Runners are started
+after the transaction has committed, never inside it. An execution claimed but
+never started (a tick killed between claim and launch) is launched again by the
+next tick; the runner's exec lock and its own compare-and-set make sure only
+one runner ever runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from tapesched import process
+from tapesched import schedule as schedules
+from tapesched import store as db
+from tapesched.models import Execution, Task
+from tapesched.paths import StatePaths
+
+DEFAULT_MAX_CONCURRENT = 4
+# A tick this late (or later) means ticks were missed: the run is a catch-up.
+LATE_AFTER = timedelta(seconds=90)
+# A claimed execution whose runner never started within this time is lost.
+NEVER_STARTED_AFTER = timedelta(minutes=10)
+# The runner enforces timeouts itself; tick steps in only if it is this far past.
+TIMEOUT_MARGIN = timedelta(seconds=30)
+STOP_GRACE = 10.0
+
+
+@dataclass
+class TickReport:
+    busy: bool = False
+    launched: list[tuple[str, str, str]] = field(default_factory=list)  # (task, execution, trigger)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (task, reason)
+    queued: list[str] = field(default_factory=list)
+    relaunched: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def max_concurrent_runs() -> int:
+    try:
+        return max(1, int(os.environ.get("TAPESCHED_MAX_CONCURRENT_RUNS", DEFAULT_MAX_CONCURRENT)))
+    except ValueError:
+        return DEFAULT_MAX_CONCURRENT
+
+
+def tick(
+    paths: StatePaths, now: datetime, dry_run: bool = False, max_concurrent: int | None = None
+) -> TickReport:
+    """Run one tick as of `now`; return what it did."""
+    report = TickReport()
+    lock = process.FileLock(paths.tick_lock)
+    paths.ensure()
+    if not lock.acquire():
+        report.busy = True
+        return report
+    try:
+        store = db.Store(paths)
+        if not dry_run:
+            with store.write() as session:
+                db.set_meta(session, "last_tick_time", now.isoformat())
+        reconcile(store, paths, now, report, dry_run)
+        claim_and_launch(
+            store, paths, now, max_concurrent or max_concurrent_runs(), report, dry_run
+        )
+    finally:
+        lock.release()
+    return report
+
+
+def reconcile(
+    store: db.Store, paths: StatePaths, now: datetime, report: TickReport, dry_run: bool
+) -> None:
+    """Find runners that vanished (lost), never started (relaunch), or overran their timeout."""
+    host = socket.gethostname()
+    with store.read() as session:
+        running = db.running_executions(session)
+        timeouts = (
+            {
+                task.id: task.timeout
+                for task in session.exec(
+                    select(Task).where(col(Task.id).in_({e.task_id for e in running}))
+                )
+            }
+            if running
+            else {}
+        )
+        names = _names(session, {e.task_id for e in running})
+    for execution in running:
+        name = names.get(execution.task_id, str(execution.task_id))
+        if execution.host not in (None, host):
+            continue  # another host's runner: only that host can see its lock
+        held = process.lock_is_held(paths.exec_lock(execution.execution_id))
+        if execution.pid is None:
+            if held:
+                continue
+            if now - execution.created_at > NEVER_STARTED_AFTER:
+                _mark(store, execution, "lost", now, "runner never started", report, name, dry_run)
+            elif not dry_run:
+                _launch(paths, execution.execution_id, Path(execution.log_path), report)
+                report.relaunched.append(execution.execution_id)
+            continue
+        if not held:
+            _mark(
+                store,
+                execution,
+                "lost",
+                now,
+                f"runner (pid {execution.pid}) vanished without recording a result",
+                report,
+                name,
+                dry_run,
+            )
+            continue
+        timeout = timeouts.get(execution.task_id)
+        started = execution.started_at
+        if timeout and started and now - started > timedelta(seconds=timeout) + TIMEOUT_MARGIN:
+            if dry_run:
+                continue
+            recorded = _mark(
+                store,
+                execution,
+                "failed",
+                now,
+                f"timed out after {timeout}s (stopped by tick)",
+                report,
+                name,
+                False,
+            )
+            if recorded:
+                if execution.job_pid:
+                    process.terminate_group(execution.job_pid, STOP_GRACE)
+                if process.is_same_process(execution.pid, execution.process_start):
+                    process.terminate_group(execution.pid, STOP_GRACE)
+
+
+def _names(session, task_ids: set[int]) -> dict[int, str]:  # noqa: ANN001
+    if not task_ids:
+        return {}
+    rows = session.exec(select(Task.id, Task.task_name).where(col(Task.id).in_(task_ids)))
+    return dict(rows.all())
+
+
+def _mark(
+    store: db.Store,
+    execution: Execution,
+    status: str,
+    now: datetime,
+    reason: str,
+    report: TickReport,
+    name: str,
+    dry_run: bool,
+) -> bool:
+    if dry_run:
+        report.problems.append(
+            f"task {name}: execution {execution.execution_id} would be marked {status}: {reason}"
+        )
+        return False
+    with store.write() as session:
+        recorded = db.finish_execution(session, execution.execution_id, status, now, reason)
+    if recorded:
+        report.problems.append(
+            f"task {name}: execution {execution.execution_id} {status}: {reason}"
+        )
+    return recorded
+
+
+def claim_and_launch(
+    store: db.Store,
+    paths: StatePaths,
+    now: datetime,
+    max_concurrent: int,
+    report: TickReport,
+    dry_run: bool,
+) -> None:
+    """Claim due tasks oldest first and launch each right after its claim commits."""
+    seen: set[int] = set()
+    while True:
+        with store.read() as session:
+            running = db.running_executions(session)
+            busy = {e.device for e in running if e.device}
+            due = [t for t in db.due_tasks(session, now, 64 + len(seen)) if t.id not in seen]
+        if not due:
+            return
+        for task in due:
+            seen.add(task.id)
+            if dry_run:
+                _dry_run_one(task, running, busy, now, max_concurrent, report)
+                if task.device and task.id not in {e.task_id for e in running}:
+                    busy.add(task.device)
+                continue
+            outcome = claim_one(store, paths, task.id, task.next_run_time, now, max_concurrent)
+            kind, detail = outcome
+            if kind == "launch":
+                report.launched.append((task.task_name, detail, _trigger(task.next_run_time, now)))
+                _launch(paths, detail, paths.output_log(task.task_name, detail), report)
+            elif kind == "skipped":
+                report.skipped.append((task.task_name, detail))
+            elif kind == "queued":
+                report.queued.append(task.task_name)
+            elif kind == "full":
+                return
+
+
+def _trigger(scheduled: datetime, now: datetime) -> str:
+    return "catch_up" if now - scheduled >= LATE_AFTER else "schedule"
+
+
+def claim_one(
+    store: db.Store,
+    paths: StatePaths,
+    task_id: int,
+    expected: datetime,
+    now: datetime,
+    max_concurrent: int,
+) -> tuple[str, str]:
+    """One claim transaction for one due task.
+
+    Return ("launch", execution_id), ("skipped", reason), ("queued", device),
+    ("full", "") when the concurrency cap is reached, or ("gone", "") when the
+    slot was taken by someone else or the task changed.
+    """
+    with store.write() as session:
+        task = session.get(Task, task_id)
+        if task is None or not task.enabled or task.next_run_time != expected:
+            return ("gone", "")
+        schedule = schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
+        new_next = schedules.next_run(schedule, now, expected, task.created_at)
+        lateness = now - expected
+        reason = None
+        if db.running_for_task(session, task.id) is not None:
+            reason = "the previous run was still running"
+        elif lateness >= LATE_AFTER and task.misfire == "skip":
+            reason = f"missed by {_seconds(lateness)} (misfire=skip)"
+        elif task.misfire_grace is not None and lateness > timedelta(seconds=task.misfire_grace):
+            reason = f"missed by {_seconds(lateness)}, past misfire_grace {task.misfire_grace}s"
+        if reason is not None:
+            if not db.advance(session, task.id, expected, new_next):
+                return ("gone", "")
+            session.add(
+                Execution(
+                    execution_id=str(uuid.uuid4()),
+                    task_id=task.id,
+                    trigger=_trigger(expected, now),
+                    scheduled_for=expected,
+                    created_at=now,
+                    completed_at=now,
+                    status="skipped",
+                    error_message=f"skipped: {reason}",
+                    device=task.device,
+                )
+            )
+            return ("skipped", reason)
+        running = db.running_executions(session)
+        if task.device and any(e.device == task.device for e in running):
+            return ("queued", task.device)
+        if len(running) >= max_concurrent:
+            return ("full", "")
+        if not db.advance(session, task.id, expected, new_next):
+            return ("gone", "")
+        execution_id = str(uuid.uuid4())
+        session.add(
+            Execution(
+                execution_id=execution_id,
+                task_id=task.id,
+                trigger=_trigger(expected, now),
+                scheduled_for=expected,
+                created_at=now,
+                status="running",
+                device=task.device,
+                log_path=str(paths.output_log(task.task_name, execution_id)),
+            )
+        )
+    return ("launch", execution_id)
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds())}s"
+
+
+def _dry_run_one(
+    task: Task,
+    running: list[Execution],
+    busy: set[str],
+    now: datetime,
+    max_concurrent: int,
+    report: TickReport,
+) -> None:
+    lateness = now - task.next_run_time
+    if any(e.task_id == task.id for e in running):
+        report.skipped.append((task.task_name, "the previous run is still running"))
+    elif lateness >= LATE_AFTER and task.misfire == "skip":
+        report.skipped.append((task.task_name, "missed (misfire=skip)"))
+    elif task.misfire_grace is not None and lateness > timedelta(seconds=task.misfire_grace):
+        report.skipped.append((task.task_name, "missed, past misfire_grace"))
+    elif task.device and task.device in busy:
+        report.queued.append(task.task_name)
+    elif len(running) + len(report.launched) >= max_concurrent:
+        report.queued.append(task.task_name)
+    else:
+        report.launched.append((task.task_name, "-", _trigger(task.next_run_time, now)))
+
+
+def _launch(paths: StatePaths, execution_id: str, log_path: Path, report: TickReport) -> None:
+    try:
+        launch(paths, execution_id, log_path)
+    except OSError as error:
+        report.problems.append(f"execution {execution_id}: could not start its runner: {error}")
+
+
+def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
+    """Start the detached runner of a claimed execution, its output to log_path; return its pid."""
+    env = {**os.environ, "TAPESCHED_HOME": str(paths.home)}
+    return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
