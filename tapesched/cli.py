@@ -299,9 +299,7 @@ def add(
         )
     next_time = schedules.next_run(schedule, current, None, current)
     if schedule.type == "once" and force and next_time is None:
-        from tapesched.schedule import once_instant
-
-        next_time = once_instant(schedule)
+        next_time = manage.forced_once(schedule)
     task = Task(
         task_name=name,
         description=description,
@@ -312,7 +310,7 @@ def add(
         timezone=zone,
         action_type=action_type,
         action_config=config,
-        device=config.get("device") if action_type == "backup" else None,
+        device=config.get("device"),
         next_run_time=None if disabled else next_time,
         timeout=timeout,
         misfire=misfire,
@@ -612,13 +610,13 @@ def edit(
             if task.enabled:
                 task.next_run_time = schedules.next_run(schedule, current, None, task.created_at)
                 if task.next_run_time is None and force and schedule.type == "once":
-                    task.next_run_time = schedules.once_instant(schedule)
+                    task.next_run_time = manage.forced_once(schedule)
         if act_in.given():
             action_type, config, warnings = manage.resolve_action(
                 act_in, (task.action_type, task.action_config)
             )
             task.action_type, task.action_config = action_type, config
-            task.device = config.get("device") if action_type == "backup" else None
+            task.device = config.get("device")
         if timeout is not None:
             task.timeout = timeout or None
         if misfire is not None:

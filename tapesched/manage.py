@@ -164,3 +164,11 @@ def check_positive(name: str, value: int | None) -> None:
 def first_run(schedule: schedules.Schedule, now: datetime, created_at: datetime) -> datetime | None:
     """The next run of a (re)scheduled task, counted from now."""
     return schedules.next_run(schedule, now, None, created_at)
+
+
+def forced_once(schedule: schedules.Schedule) -> datetime | None:
+    """The instant of a once schedule, even a past one (accepted with --force: it runs at
+    the next tick as a catch-up)."""
+    from datetime import UTC
+
+    return schedules.next_run(schedule, datetime(1970, 1, 1, tzinfo=UTC))

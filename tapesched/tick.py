@@ -110,6 +110,9 @@ def reconcile(
                 report.relaunched.append(execution.execution_id)
             continue
         if not held:
+            # Its job, if any is left, runs unsupervised: end it before anything reuses the drive.
+            if not dry_run and execution.job_pid and process.group_alive(execution.job_pid):
+                process.terminate_group(execution.job_pid, STOP_GRACE)
             _mark(
                 store,
                 execution,
@@ -201,6 +204,7 @@ def claim_and_launch(
             outcome = claim_one(store, paths, task.id, task.next_run_time, now, max_concurrent)
             kind, detail = outcome
             if kind == "launch":
+                _failpoint("after-claim")
                 report.launched.append((task.task_name, detail, _trigger(task.next_run_time, now)))
                 _launch(paths, detail, paths.output_log(task.task_name, detail), report)
             elif kind == "skipped":
@@ -321,3 +325,10 @@ def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
     """Start the detached runner of a claimed execution, its output to log_path; return its pid."""
     env = {**os.environ, "TAPESCHED_HOME": str(paths.home)}
     return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
+
+
+def _failpoint(name: str) -> None:
+    """Fault injection for the crash tests: TAPESCHED_FAILPOINT=after-claim kills this tick
+    with SIGKILL right after a claim has committed and before its runner starts."""
+    if os.environ.get("TAPESCHED_FAILPOINT") == name:
+        os.kill(os.getpid(), 9)

@@ -126,6 +126,11 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
         "cwd": (_string, "a directory path", False),
         "success_exit_codes": (_exit_codes, "a list of exit codes 0-255", False),
         "shell": (_bool, "true or false", False),
+        "device": (
+            _string,
+            "a tape drive or directory the command uses (one job at a time)",
+            False,
+        ),
     },
 }
 
