@@ -1,0 +1,854 @@
+"""Tables for tapesched.schedule: next runs in four zones across 2026's DST changes, month
+ends, leap years, validation messages, describe, period and preview.
+
+Expected instants are written by hand in UTC from the zone rules (checked with zoneinfo):
+Europe/Berlin       2026-03-29 01:00Z 02:00 CET -> 03:00 CEST;
+                    2026-10-25 01:00Z 03:00 CEST -> 02:00 CET
+America/New_York    2026-03-08 07:00Z 02:00 EST -> 03:00 EDT;
+                    2026-11-01 06:00Z 02:00 EDT -> 01:00 EST
+Australia/Lord_Howe 2026-04-04 15:00Z 02:00 +11 -> 01:30 +10:30 (local 2026-04-05);
+                    2026-10-03 15:30Z 02:00 +10:30 -> 02:30 +11 (local 2026-10-04)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tapesched import schedule as module
+from tapesched.errors import InvalidInput
+
+BERLIN = "Europe/Berlin"
+NEW_YORK = "America/New_York"
+LORD_HOWE = "Australia/Lord_Howe"
+GAP = module.NOTE_DST_GAP
+REPEAT = module.NOTE_DST_REPEAT
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def test_dst_dates_in_this_file_match_zoneinfo() -> None:
+    # The tables below rely on these transitions; fail loudly if tzdata ever disagrees.
+    transitions = {
+        BERLIN: [(utc(2026, 3, 29, 1), 1, 2), (utc(2026, 10, 25, 1), 2, 1)],
+        NEW_YORK: [(utc(2026, 3, 8, 7), -5, -4), (utc(2026, 11, 1, 6), -4, -5)],
+        LORD_HOWE: [(utc(2026, 4, 4, 15), 11, 10.5), (utc(2026, 10, 3, 15, 30), 10.5, 11)],
+    }
+    for zone, rows in transitions.items():
+        for instant, before, after in rows:
+            second = timedelta(seconds=1)
+            assert (instant - second).astimezone(ZoneInfo(zone)).utcoffset() == timedelta(
+                hours=before
+            )
+            assert instant.astimezone(ZoneInfo(zone)).utcoffset() == timedelta(hours=after)
+
+
+# (schedule_type, config, zone, after, expected run in UTC, expected note)
+NEXT_RUN_ROWS = [
+    # ---- UTC: every type, month ends, leap years, strictness
+    ("once", {"datetime": "2026-12-25 14:30:00"}, "UTC",
+     utc(2026, 1, 1), utc(2026, 12, 25, 14, 30), None),
+    ("once", {"datetime": "2026-12-25T14:30:00+05:00"}, "UTC",
+     utc(2026, 1, 1), utc(2026, 12, 25, 9, 30), None),
+    ("interval", {"interval": 30, "unit": "minutes"}, "UTC",
+     utc(2026, 3, 29, 0, 50), utc(2026, 3, 29, 1, 20), None),
+    ("interval", {"interval": 2, "unit": "hours", "start": "2026-01-01 00:00"}, "UTC",
+     utc(2026, 1, 1, 3), utc(2026, 1, 1, 4), None),
+    ("interval", {"interval": 1, "unit": "days", "start": "2026-06-01 12:00"}, "UTC",
+     utc(2026, 1, 1), utc(2026, 6, 1, 12), None),
+    ("daily", {"time": "02:00"}, "UTC", utc(2026, 3, 29, 1), utc(2026, 3, 29, 2), None),
+    ("daily", {"time": "02:00"}, "UTC", utc(2026, 3, 29, 2), utc(2026, 3, 30, 2), None),
+    ("daily", {"time": "23:59:59"}, "UTC",
+     utc(2026, 12, 31, 23, 59, 59), utc(2027, 1, 1, 23, 59, 59), None),
+    ("weekly", {"day_of_week": [0, 3], "time": "02:00"}, "UTC",
+     utc(2026, 1, 1, 2), utc(2026, 1, 5, 2), None),
+    ("weekly", {"day_of_week": 6, "time": "02:00"}, "UTC",
+     utc(2026, 1, 1), utc(2026, 1, 4, 2), None),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC",
+     utc(2026, 4, 1), utc(2026, 4, 30, 2), None),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC",
+     utc(2026, 2, 1), utc(2026, 2, 28, 2), None),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC",
+     utc(2028, 2, 1), utc(2028, 2, 29, 2), None),
+    ("monthly", {"day_of_month": 30, "time": "02:00"}, "UTC",
+     utc(2026, 2, 28, 2), utc(2026, 3, 30, 2), None),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC",
+     utc(2026, 12, 31, 2), utc(2027, 1, 31, 2), None),
+    ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "UTC",
+     utc(2027, 1, 1), utc(2027, 2, 28, 2), None),
+    ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "UTC",
+     utc(2027, 3, 1), utc(2028, 2, 29, 2), None),
+    ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "UTC",
+     utc(2028, 2, 29, 2), utc(2029, 2, 28, 2), None),
+    ("yearly", {"month": 1, "day": 1, "time": "00:00"}, "UTC",
+     utc(2026, 1, 1), utc(2027, 1, 1), None),
+    ("cron", {"cron": "0 2,14 * * *"}, "UTC", utc(2026, 1, 1, 3), utc(2026, 1, 1, 14), None),
+    ("cron", {"cron": "0 0 29 2 *"}, "UTC", utc(2026, 1, 1), utc(2028, 2, 29), None),
+    ("cron", {"cron": "*/15 * * * *"}, "UTC", utc(2026, 1, 1, 0, 15), utc(2026, 1, 1, 0, 30), None),
+    # ---- Europe/Berlin, spring forward 2026-03-29 (gap 02:00-03:00)
+    ("once", {"datetime": "2026-03-29 02:30:00"}, BERLIN,
+     utc(2026, 1, 1), utc(2026, 3, 29, 1), GAP),
+    ("daily", {"time": "02:30"}, BERLIN, utc(2026, 3, 28, 12), utc(2026, 3, 29, 1), GAP),
+    ("daily", {"time": "02:30"}, BERLIN, utc(2026, 3, 29, 1), utc(2026, 3, 30, 0, 30), None),
+    ("daily", {"time": "02:00"}, BERLIN, utc(2026, 3, 28, 12), utc(2026, 3, 29, 1), GAP),
+    ("daily", {"time": "03:00"}, BERLIN, utc(2026, 3, 28, 12), utc(2026, 3, 29, 1), None),
+    ("weekly", {"day_of_week": 6, "time": "02:30"}, BERLIN,
+     utc(2026, 3, 23), utc(2026, 3, 29, 1), GAP),
+    ("monthly", {"day_of_month": 29, "time": "02:30"}, BERLIN,
+     utc(2026, 3, 1), utc(2026, 3, 29, 1), GAP),
+    ("yearly", {"month": 3, "day": 29, "time": "02:30"}, BERLIN,
+     utc(2026, 1, 1), utc(2026, 3, 29, 1), GAP),
+    ("cron", {"cron": "30 2 * * *"}, BERLIN, utc(2026, 3, 28, 12), utc(2026, 3, 29, 1), GAP),
+    ("cron", {"cron": "30 2 * * *"}, BERLIN, utc(2026, 3, 29, 1), utc(2026, 3, 30, 0, 30), None),
+    ("cron", {"cron": "0 2,3 * * *"}, BERLIN, utc(2026, 3, 29, 1), utc(2026, 3, 30, 0), None),
+    ("cron", {"cron": "*/30 * * * *"}, BERLIN, utc(2026, 3, 29, 0, 45), utc(2026, 3, 29, 1), None),
+    ("cron", {"cron": "*/30 * * * *"}, BERLIN, utc(2026, 3, 29, 0, 30), utc(2026, 3, 29, 1), None),
+    ("interval", {"interval": 1, "unit": "hours", "start": "2026-03-29 01:30"}, BERLIN,
+     utc(2026, 3, 29, 0, 30), utc(2026, 3, 29, 1, 30), None),
+    # ---- Europe/Berlin, fall back 2026-10-25 (02:00-03:00 happens twice)
+    ("once", {"datetime": "2026-10-25 02:30:00"}, BERLIN,
+     utc(2026, 1, 1), utc(2026, 10, 25, 0, 30), REPEAT),
+    ("daily", {"time": "02:30"}, BERLIN, utc(2026, 10, 24, 12), utc(2026, 10, 25, 0, 30), REPEAT),
+    ("daily", {"time": "02:30"}, BERLIN, utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30), None),
+    ("weekly", {"day_of_week": 6, "time": "02:30"}, BERLIN,
+     utc(2026, 10, 19), utc(2026, 10, 25, 0, 30), REPEAT),
+    ("monthly", {"day_of_month": 25, "time": "02:30"}, BERLIN,
+     utc(2026, 10, 1), utc(2026, 10, 25, 0, 30), REPEAT),
+    ("yearly", {"month": 10, "day": 25, "time": "02:30"}, BERLIN,
+     utc(2026, 10, 25, 0, 30), utc(2027, 10, 25, 0, 30), None),
+    ("cron", {"cron": "30 2 * * *"}, BERLIN,
+     utc(2026, 10, 24, 12), utc(2026, 10, 25, 0, 30), REPEAT),
+    ("cron", {"cron": "30 2 * * *"}, BERLIN,
+     utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30), None),
+    ("cron", {"cron": "*/30 * * * *"}, BERLIN,
+     utc(2026, 10, 25, 0, 45), utc(2026, 10, 25, 1), REPEAT),
+    ("cron", {"cron": "0 * * * *"}, BERLIN, utc(2026, 10, 25, 0), utc(2026, 10, 25, 1), REPEAT),
+    ("interval", {"interval": 1, "unit": "days", "start": "2026-10-24 02:30"}, BERLIN,
+     utc(2026, 10, 25), utc(2026, 10, 25, 0, 30), REPEAT),
+    ("interval", {"interval": 1, "unit": "days", "start": "2026-10-24 02:30"}, BERLIN,
+     utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 0, 30), None),
+    # ---- America/New_York, spring forward 2026-03-08 (gap 02:00-03:00)
+    ("once", {"datetime": "2026-03-08 02:30:00"}, NEW_YORK,
+     utc(2026, 1, 1), utc(2026, 3, 8, 7), GAP),
+    ("daily", {"time": "02:30"}, NEW_YORK, utc(2026, 3, 7, 12), utc(2026, 3, 8, 7), GAP),
+    ("daily", {"time": "02:30"}, NEW_YORK, utc(2026, 3, 8, 7), utc(2026, 3, 9, 6, 30), None),
+    ("weekly", {"day_of_week": 6, "time": "02:30"}, NEW_YORK,
+     utc(2026, 3, 2), utc(2026, 3, 8, 7), GAP),
+    ("monthly", {"day_of_month": 8, "time": "02:30"}, NEW_YORK,
+     utc(2026, 3, 1), utc(2026, 3, 8, 7), GAP),
+    ("yearly", {"month": 3, "day": 8, "time": "02:30"}, NEW_YORK,
+     utc(2026, 1, 1), utc(2026, 3, 8, 7), GAP),
+    ("cron", {"cron": "0 2 * * *"}, NEW_YORK, utc(2026, 3, 7, 12), utc(2026, 3, 8, 7), GAP),
+    ("cron", {"cron": "0 2 * * *"}, NEW_YORK, utc(2026, 3, 8, 7), utc(2026, 3, 9, 6), None),
+    ("cron", {"cron": "*/30 * * * *"}, NEW_YORK, utc(2026, 3, 8, 6, 45), utc(2026, 3, 8, 7), None),
+    ("interval", {"interval": 30, "unit": "minutes", "start": "2026-03-08 01:15"}, NEW_YORK,
+     utc(2026, 3, 8, 6, 45), utc(2026, 3, 8, 7, 15), None),
+    # ---- America/New_York, fall back 2026-11-01 (01:00-02:00 happens twice)
+    ("once", {"datetime": "2026-11-01 01:30:00"}, NEW_YORK,
+     utc(2026, 1, 1), utc(2026, 11, 1, 5, 30), REPEAT),
+    ("once", {"datetime": "2026-11-01T01:30:00-05:00"}, NEW_YORK,
+     utc(2026, 1, 1), utc(2026, 11, 1, 6, 30), REPEAT),
+    ("daily", {"time": "01:30"}, NEW_YORK, utc(2026, 10, 31, 12), utc(2026, 11, 1, 5, 30), REPEAT),
+    ("daily", {"time": "01:30"}, NEW_YORK, utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30), None),
+    ("daily", {"time": "01:30"}, NEW_YORK, utc(2026, 11, 1, 6, 15), utc(2026, 11, 2, 6, 30), None),
+    ("weekly", {"day_of_week": 6, "time": "01:30"}, NEW_YORK,
+     utc(2026, 10, 26), utc(2026, 11, 1, 5, 30), REPEAT),
+    ("monthly", {"day_of_month": 1, "time": "01:30"}, NEW_YORK,
+     utc(2026, 10, 15), utc(2026, 11, 1, 5, 30), REPEAT),
+    ("yearly", {"month": 11, "day": 1, "time": "01:30"}, NEW_YORK,
+     utc(2026, 1, 1), utc(2026, 11, 1, 5, 30), REPEAT),
+    ("cron", {"cron": "0 1 * * *"}, NEW_YORK, utc(2026, 10, 31, 12), utc(2026, 11, 1, 5), REPEAT),
+    ("cron", {"cron": "0 1 * * *"}, NEW_YORK, utc(2026, 11, 1, 5), utc(2026, 11, 2, 6), None),
+    ("cron", {"cron": "*/30 * * * *"}, NEW_YORK,
+     utc(2026, 11, 1, 5, 45), utc(2026, 11, 1, 6), REPEAT),
+    ("cron", {"cron": "*/30 * * * *"}, NEW_YORK,
+     utc(2026, 11, 1, 6), utc(2026, 11, 1, 6, 30), REPEAT),
+    ("cron", {"cron": "0 */2 * * *"}, NEW_YORK, utc(2026, 11, 1, 4, 30), utc(2026, 11, 1, 7), None),
+    ("interval", {"interval": 30, "unit": "minutes", "start": "2026-11-01 00:45"}, NEW_YORK,
+     utc(2026, 11, 1, 5, 45), utc(2026, 11, 1, 6, 15), REPEAT),
+    # ---- Australia/Lord_Howe, fall back 2026-04-05 (01:30-02:00 happens twice, 30 minutes)
+    ("once", {"datetime": "2026-04-05 01:45:00"}, LORD_HOWE,
+     utc(2026, 1, 1), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("daily", {"time": "01:45"}, LORD_HOWE, utc(2026, 4, 4), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("daily", {"time": "01:45"}, LORD_HOWE, utc(2026, 4, 4, 14, 45), utc(2026, 4, 5, 15, 15), None),
+    ("weekly", {"day_of_week": 6, "time": "01:45"}, LORD_HOWE,
+     utc(2026, 3, 30), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("monthly", {"day_of_month": 5, "time": "01:45"}, LORD_HOWE,
+     utc(2026, 4, 1), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("yearly", {"month": 4, "day": 5, "time": "01:45"}, LORD_HOWE,
+     utc(2026, 1, 1), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("cron", {"cron": "45 1 * * *"}, LORD_HOWE, utc(2026, 4, 4), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("cron", {"cron": "45 1 * * *"}, LORD_HOWE,
+     utc(2026, 4, 4, 14, 45), utc(2026, 4, 5, 15, 15), None),
+    ("cron", {"cron": "*/30 * * * *"}, LORD_HOWE,
+     utc(2026, 4, 4, 14, 45), utc(2026, 4, 4, 15), REPEAT),
+    ("cron", {"cron": "*/15 * * * *"}, LORD_HOWE,
+     utc(2026, 4, 4, 14, 45), utc(2026, 4, 4, 15), REPEAT),
+    ("interval", {"interval": 45, "unit": "minutes", "start": "2026-04-05 01:00"}, LORD_HOWE,
+     utc(2026, 4, 4, 14, 30), utc(2026, 4, 4, 14, 45), REPEAT),
+    ("interval", {"interval": 45, "unit": "minutes", "start": "2026-04-05 01:00"}, LORD_HOWE,
+     utc(2026, 4, 4, 14, 45), utc(2026, 4, 4, 15, 30), None),
+    # ---- Australia/Lord_Howe, spring forward 2026-10-04 (gap 02:00-02:30, 30 minutes)
+    ("once", {"datetime": "2026-10-04 02:15:00"}, LORD_HOWE,
+     utc(2026, 1, 1), utc(2026, 10, 3, 15, 30), GAP),
+    ("daily", {"time": "02:15"}, LORD_HOWE, utc(2026, 10, 3), utc(2026, 10, 3, 15, 30), GAP),
+    ("daily", {"time": "02:00"}, LORD_HOWE, utc(2026, 10, 3), utc(2026, 10, 3, 15, 30), GAP),
+    ("daily", {"time": "02:30"}, LORD_HOWE, utc(2026, 10, 3), utc(2026, 10, 3, 15, 30), None),
+    ("daily", {"time": "02:15"}, LORD_HOWE,
+     utc(2026, 10, 3, 15, 30), utc(2026, 10, 4, 15, 15), None),
+    ("weekly", {"day_of_week": 6, "time": "02:15"}, LORD_HOWE,
+     utc(2026, 9, 28), utc(2026, 10, 3, 15, 30), GAP),
+    ("monthly", {"day_of_month": 4, "time": "02:15"}, LORD_HOWE,
+     utc(2026, 9, 10), utc(2026, 10, 3, 15, 30), GAP),
+    ("yearly", {"month": 10, "day": 4, "time": "02:15"}, LORD_HOWE,
+     utc(2026, 1, 1), utc(2026, 10, 3, 15, 30), GAP),
+    ("cron", {"cron": "15 2 * * *"}, LORD_HOWE, utc(2026, 10, 3), utc(2026, 10, 3, 15, 30), GAP),
+    ("cron", {"cron": "*/30 * * * *"}, LORD_HOWE,
+     utc(2026, 10, 3, 15, 15), utc(2026, 10, 3, 15, 30), None),
+    ("cron", {"cron": "*/15 * * * *"}, LORD_HOWE,
+     utc(2026, 10, 3, 15, 15), utc(2026, 10, 3, 15, 30), None),
+    ("interval", {"interval": 1, "unit": "hours", "start": "2026-10-04 01:15"}, LORD_HOWE,
+     utc(2026, 10, 3, 15), utc(2026, 10, 3, 15, 45), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config", "zone", "after", "expected", "note"), NEXT_RUN_ROWS
+)
+def test_next_run_noted_table(
+    schedule_type: str,
+    config: dict,
+    zone: str,
+    after: datetime,
+    expected: datetime,
+    note: str | None,
+) -> None:
+    schedule = module.validate(schedule_type, config, zone)
+
+    run, got_note = module.next_run_noted(schedule, after)
+
+    assert (run, got_note) == (expected, note)
+    assert run.tzinfo is UTC
+    assert module.next_run(schedule, after) == expected
+
+
+def test_next_run_accepts_after_in_any_zone() -> None:
+    schedule = module.validate("daily", {"time": "02:00"}, BERLIN)
+    after = datetime(2026, 6, 1, 2, 0, tzinfo=ZoneInfo(NEW_YORK))  # 06:00Z = 08:00 CEST
+
+    assert module.next_run(schedule, after) == utc(2026, 6, 2, 0)
+
+
+# (config, after, last_scheduled, created_at, expected): interval anchors, in UTC
+INTERVAL_ANCHOR_ROWS = [
+    # no anchor at all: after itself
+    ({"interval": 30, "unit": "minutes"}, utc(2026, 1, 1, 0, 7), None, None,
+     utc(2026, 1, 1, 0, 37)),
+    # created_at: k >= 0, but strictly after `after`
+    ({"interval": 30, "unit": "minutes"}, utc(2026, 1, 1), None, utc(2026, 1, 1),
+     utc(2026, 1, 1, 0, 30)),
+    ({"interval": 30, "unit": "minutes"}, utc(2026, 1, 1, 1), None, utc(2026, 1, 1, 0, 10),
+     utc(2026, 1, 1, 1, 10)),
+    ({"interval": 30, "unit": "minutes"}, utc(2026, 1, 1), None, utc(2026, 1, 1, 0, 10),
+     utc(2026, 1, 1, 0, 10)),
+    # start wins over created_at
+    ({"interval": 90, "unit": "minutes", "start": "2026-01-01 00:00"}, utc(2026, 1, 1, 2), None,
+     utc(2026, 1, 1, 0, 10), utc(2026, 1, 1, 3)),
+    # last_scheduled wins over start; k >= 1
+    ({"interval": 30, "unit": "minutes", "start": "2026-01-01 00:00"}, utc(2026, 1, 1, 0, 25),
+     utc(2026, 1, 1, 0, 20), None, utc(2026, 1, 1, 0, 50)),
+    ({"interval": 30, "unit": "minutes"}, utc(2026, 1, 1, 0, 20), utc(2026, 1, 1, 0, 20), None,
+     utc(2026, 1, 1, 0, 50)),
+    ({"interval": 30, "unit": "minutes"}, utc(2026, 1, 1, 0, 10), utc(2026, 1, 1, 0, 20), None,
+     utc(2026, 1, 1, 0, 50)),
+    # many missed periods: one jump, not a loop
+    ({"interval": 1, "unit": "minutes"}, utc(2036, 1, 1, 0, 0, 30), utc(2026, 1, 1), None,
+     utc(2036, 1, 1, 0, 1)),
+    # an explicit offset in start wins over the zone
+    ({"interval": 1, "unit": "days", "start": "2026-01-01T06:00:00+02:00"}, utc(2026, 1, 3), None,
+     None, utc(2026, 1, 3, 4)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "after", "last_scheduled", "created_at", "expected"), INTERVAL_ANCHOR_ROWS
+)
+def test_next_run_interval_anchor(
+    config: dict,
+    after: datetime,
+    last_scheduled: datetime | None,
+    created_at: datetime | None,
+    expected: datetime,
+) -> None:
+    schedule = module.validate("interval", config, "UTC")
+
+    assert module.next_run(schedule, after, last_scheduled, created_at) == expected
+
+
+def test_next_run_interval_days_are_elapsed_time_across_dst() -> None:
+    # 24 h after 02:30 CET on 28 March is 03:30 CEST on the 29th, not 02:30.
+    schedule = module.validate("interval", {"interval": 1, "unit": "days"}, BERLIN)
+
+    run = module.next_run(schedule, utc(2026, 3, 28, 2), last_scheduled=utc(2026, 3, 28, 1, 30))
+
+    assert run == utc(2026, 3, 29, 1, 30)
+    assert run.astimezone(ZoneInfo(BERLIN)).hour == 3
+
+
+def test_next_run_once_in_the_past_is_none() -> None:
+    schedule = module.validate("once", {"datetime": "2026-12-25 14:30:00"}, BERLIN)
+
+    assert module.next_run(schedule, utc(2026, 12, 25, 13, 30)) is None
+    assert module.next_run_noted(schedule, utc(2027, 1, 1)) is None
+    assert module.preview(schedule, utc(2027, 1, 1), 5) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "zone", "now", "expected"),
+    [
+        ({"datetime": "2026-12-25 14:30:00"}, BERLIN, utc(2026, 12, 25, 13, 30), True),
+        ({"datetime": "2026-12-25 14:30:00"}, BERLIN, utc(2026, 12, 25, 13, 29, 59), False),
+        ({"datetime": "2026-12-25 14:30:00"}, "UTC", utc(2027, 1, 1), True),
+        ({"datetime": "2026-12-25T14:30:00+01:00"}, NEW_YORK, utc(2026, 12, 25, 13, 45), True),
+    ],
+)
+def test_is_past_once(config: dict, zone: str, now: datetime, expected: bool) -> None:
+    schedule = module.validate("once", config, zone)
+
+    assert module.is_past_once(schedule, now) is expected
+
+
+def test_is_past_once_is_false_for_other_types() -> None:
+    schedule = module.validate("daily", {"time": "02:00"}, "UTC")
+
+    assert module.is_past_once(schedule, utc(2099, 1, 1)) is False
+
+
+def test_next_run_cron_fixed_time_runs_once_on_fall_back_day() -> None:
+    schedule = module.validate("cron", {"cron": "30 1 * * *"}, NEW_YORK)
+
+    runs = module.preview(schedule, utc(2026, 10, 31), 3)
+
+    assert runs == [
+        (utc(2026, 10, 31, 5, 30), None),
+        (utc(2026, 11, 1, 5, 30), REPEAT),
+        (utc(2026, 11, 2, 6, 30), None),
+    ]
+
+
+def test_next_run_cron_two_walls_on_one_gap_instant_run_once() -> None:
+    # 02:00 does not exist on 29 March and moves to 03:00, which is also a run: one run.
+    schedule = module.validate("cron", {"cron": "0 2,3 * * *"}, BERLIN)
+
+    runs = module.preview(schedule, utc(2026, 3, 28, 12), 3)
+
+    assert runs == [
+        (utc(2026, 3, 29, 1), GAP),
+        (utc(2026, 3, 30, 0), None),
+        (utc(2026, 3, 30, 1), None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "after", "expected_local"),
+    [
+        # repeated hour: both occurrences of 01:00 and 01:30
+        (
+            NEW_YORK,
+            utc(2026, 11, 1, 4, 15),
+            ["00:30-0400", "01:00-0400", "01:30-0400", "01:00-0500", "01:30-0500", "02:00-0500"],
+        ),
+        # gap: 02:00 and 02:30 do not occur
+        (
+            NEW_YORK,
+            utc(2026, 3, 8, 5, 45),
+            ["01:00-0500", "01:30-0500", "03:00-0400", "03:30-0400", "04:00-0400", "04:30-0400"],
+        ),
+        (
+            BERLIN,
+            utc(2026, 10, 24, 23, 45),
+            ["02:00+0200", "02:30+0200", "02:00+0100", "02:30+0100", "03:00+0100", "03:30+0100"],
+        ),
+        (
+            BERLIN,
+            utc(2026, 3, 28, 23, 45),
+            ["01:00+0100", "01:30+0100", "03:00+0200", "03:30+0200", "04:00+0200", "04:30+0200"],
+        ),
+        (
+            LORD_HOWE,
+            utc(2026, 4, 4, 13, 45),
+            ["01:00+1100", "01:30+1100", "01:30+1030", "02:00+1030", "02:30+1030", "03:00+1030"],
+        ),
+        (
+            LORD_HOWE,
+            utc(2026, 10, 3, 14, 15),
+            ["01:00+1030", "01:30+1030", "02:30+1100", "03:00+1100", "03:30+1100", "04:00+1100"],
+        ),
+    ],
+)
+def test_next_run_cron_every_30_minutes_follows_elapsed_time(
+    zone: str, after: datetime, expected_local: list[str]
+) -> None:
+    schedule = module.validate("cron", {"cron": "*/30 * * * *"}, zone)
+
+    runs = module.preview(schedule, after, len(expected_local))
+
+    shown = [run.astimezone(ZoneInfo(zone)).strftime("%H:%M%z") for run, _ in runs]
+    assert shown == expected_local
+
+
+def test_next_run_interval_across_fall_back_is_elapsed() -> None:
+    schedule = module.validate("interval", {"interval": 30, "unit": "minutes"}, NEW_YORK)
+
+    runs = module.preview(schedule, utc(2026, 11, 1, 4, 45), 6)
+
+    assert [run for run, _ in runs] == [
+        utc(2026, 11, 1, 5, 15) + timedelta(minutes=30 * index) for index in range(6)
+    ]
+    assert [note for _, note in runs] == [REPEAT, REPEAT, REPEAT, REPEAT, None, None]
+
+
+TRANSITIONS_2026 = {
+    BERLIN: (utc(2026, 3, 29, 1), utc(2026, 10, 25, 1)),
+    NEW_YORK: (utc(2026, 3, 8, 7), utc(2026, 11, 1, 6)),
+    LORD_HOWE: (utc(2026, 4, 4, 15), utc(2026, 10, 3, 15, 30)),
+}
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config"),
+    [
+        ("daily", {"time": "01:45"}),
+        ("daily", {"time": "02:15"}),
+        ("cron", {"cron": "*/15 * * * *"}),
+        ("cron", {"cron": "15,45 1,2 * * *"}),
+        ("cron", {"cron": "* 2 * * *"}),
+        ("interval", {"interval": 20, "unit": "minutes"}),
+    ],
+)
+@pytest.mark.parametrize("zone", list(TRANSITIONS_2026))
+def test_next_run_successive_calls_strictly_increase_through_dst_days(
+    zone: str, schedule_type: str, config: dict
+) -> None:
+    schedule = module.validate(schedule_type, config, zone)
+    for transition in TRANSITIONS_2026[zone]:
+        cursor, end = transition - timedelta(days=2), transition + timedelta(days=2)
+        seen = 0
+        while cursor < end:
+            following = module.next_run(schedule, cursor, last_scheduled=cursor)
+            assert following is not None and following > cursor
+            cursor = following
+            seen += 1
+        assert seen >= 4
+
+
+def test_next_run_cron_day_fields_are_ored_like_croniter() -> None:
+    # Day of month and day of week both restricted: either matches (29 Feb, or a Monday in Feb).
+    schedule = module.validate("cron", {"cron": "0 0 29 2 1"}, "UTC")
+
+    assert module.next_run(schedule, utc(2026, 1, 1)) == utc(2026, 2, 2)
+
+
+def test_next_run_feb_29_is_found_within_eight_years() -> None:
+    cron = module.validate("cron", {"cron": "0 0 29 2 *"}, "UTC")
+    yearly = module.validate("yearly", {"month": 2, "day": 29, "time": "00:00"}, "UTC")
+
+    # 2100 is not a leap year: the cron skips to 2104, the yearly clamps to 28 Feb.
+    assert module.next_run(cron, utc(2096, 3, 1)) == utc(2104, 2, 29)
+    assert module.next_run(yearly, utc(2099, 3, 1)) == utc(2100, 2, 28)
+
+
+def test_next_run_refuses_naive_datetimes() -> None:
+    schedule = module.validate("daily", {"time": "02:00"}, "UTC")
+
+    with pytest.raises(InvalidInput, match="^after: .*expected an aware datetime"):
+        module.next_run(schedule, datetime(2026, 1, 1))
+    with pytest.raises(InvalidInput, match="^last_scheduled: "):
+        module.next_run(schedule, utc(2026, 1, 1), last_scheduled=datetime(2026, 1, 1))
+
+
+def test_next_run_accepts_an_unnormalized_schedule() -> None:
+    # Schedules read back from storage may be built directly; they are validated on use.
+    schedule = module.Schedule("Daily", {"time": "2:07"}, BERLIN)
+
+    assert module.next_run(schedule, utc(2026, 1, 1)) == utc(2026, 1, 1, 1, 7)
+
+
+def test_next_run_refuses_an_invalid_schedule_built_directly() -> None:
+    schedule = module.Schedule("daily", {"time": "25:00"}, BERLIN)
+
+    with pytest.raises(InvalidInput, match="schedule_config.time"):
+        module.next_run(schedule, utc(2026, 1, 1))
+
+
+# ---------------------------------------------------------------- validation
+
+
+# (schedule_type, config, zone, expected normalized config)
+NORMALIZE_ROWS = [
+    ("daily", {"time": "2:07"}, "UTC", {"time": "02:07:00"}),
+    ("daily", {"time": " 23:59:59 "}, "UTC", {"time": "23:59:59"}),
+    ("weekly", {"day_of_week": [3, 0, 3], "time": "02:00"}, "UTC",
+     {"day_of_week": [0, 3], "time": "02:00:00"}),
+    ("weekly", {"day_of_week": 2, "time": "02:00"}, "UTC", {"day_of_week": 2, "time": "02:00:00"}),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC",
+     {"day_of_month": 31, "time": "02:00:00"}),
+    ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "UTC",
+     {"month": 2, "day": 29, "time": "02:00:00"}),
+    ("interval", {"interval": 2, "unit": "Hour"}, "UTC", {"interval": 2, "unit": "hours"}),
+    ("interval", {"interval": 5, "unit": "days", "start": "2026-01-01T00:00"}, "UTC",
+     {"interval": 5, "unit": "days", "start": "2026-01-01 00:00:00"}),
+    ("interval", {"interval": 5, "unit": "minutes", "start": None}, "UTC",
+     {"interval": 5, "unit": "minutes"}),
+    ("cron", {"cron": " 0  2 * * * "}, "UTC", {"cron": "0 2 * * *"}),
+    ("once", {"datetime": "2026-12-25 14:30"}, BERLIN, {"datetime": "2026-12-25 14:30:00"}),
+    ("once", {"datetime": "2026-12-25T14:30:00Z"}, BERLIN,
+     {"datetime": "2026-12-25T14:30:00+00:00"}),
+    ("once", {"datetime": "2026-12-25T14:30:00-0330"}, BERLIN,
+     {"datetime": "2026-12-25T14:30:00-03:30"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("schedule_type", "config", "zone", "expected"), NORMALIZE_ROWS)
+def test_validate_normalizes(schedule_type: str, config: dict, zone: str, expected: dict) -> None:
+    schedule = module.validate(schedule_type, config, zone)
+
+    assert schedule == module.Schedule(schedule_type, expected, zone)
+    assert module.validate(schedule.type, schedule.config, zone) == schedule  # idempotent
+
+
+def test_validate_lowercases_the_type() -> None:
+    assert module.validate("DAILY", {"time": "02:00"}, "UTC").type == "daily"
+
+
+# (schedule_type, config, zone, the message's start, a fragment naming the accepted form)
+INVALID_ROWS = [
+    ("hourly", {}, "UTC", "schedule_type: 'hourly' is unknown",
+     "expected one of once, interval, daily, weekly, monthly, yearly, cron"),
+    ("daily", {"time": "02:00"}, "Mars/X", "timezone: unknown zone 'Mars/X'",
+     "expected an IANA name such as Europe/Berlin or UTC"),
+    ("daily", {"time": "02:00"}, "", "timezone: unknown zone ''", "IANA"),
+    ("daily", {"time": "02:00"}, "../etc/passwd", "timezone: unknown zone '../etc/passwd'", "IANA"),
+    ("daily", {"time": "02:00"}, "Europe", "timezone: unknown zone 'Europe'", "IANA"),
+    ("daily", ["02:00"], "UTC", 'schedule_config: ["02:00"] is not a JSON object', "keys time"),
+    ("daily", {"time": "25:00"}, "UTC", "schedule_config.time: '25:00' is not a time",
+     "expected HH:MM or HH:MM:SS (00:00-23:59)"),
+    ("daily", {"time": "2:7"}, "UTC", "schedule_config.time: '2:7' is not a time", "HH:MM"),
+    ("daily", {"time": "ab"}, "UTC", "schedule_config.time: 'ab' is not a time", "HH:MM"),
+    ("daily", {"time": "12:60"}, "UTC", "schedule_config.time: '12:60' is not a time", "HH:MM"),
+    ("daily", {"time": "12:00:61"}, "UTC", "schedule_config.time: '12:00:61' is not a time",
+     "HH:MM"),
+    ("daily", {"time": "24:00"}, "UTC", "schedule_config.time: '24:00' is not a time", "HH:MM"),
+    ("daily", {"time": "١٢:٠٠"}, "UTC", "schedule_config.time: '١٢:٠٠' is not a time", "HH:MM"),
+    ("daily", {"time": 200}, "UTC", "schedule_config.time: 200 is not a time", "HH:MM"),
+    ("daily", {}, "UTC", "schedule_config.time: missing", "daily requires time"),
+    ("daily", {"time": "02:00", "when": 1}, "UTC", "schedule_config: unknown key 'when' for daily",
+     "accepted keys: time"),
+    ("weekly", {"day_of_week": 7, "time": "02:00"}, "UTC",
+     "schedule_config.day_of_week: 7 is not a day of the week", "0-6 (0 = Monday)"),
+    ("weekly", {"day_of_week": -1, "time": "02:00"}, "UTC",
+     "schedule_config.day_of_week: -1 is not", "0-6"),
+    ("weekly", {"day_of_week": [0, 7], "time": "02:00"}, "UTC",
+     "schedule_config.day_of_week: [0, 7] is not", "0-6"),
+    ("weekly", {"day_of_week": [], "time": "02:00"}, "UTC",
+     "schedule_config.day_of_week: [] is not", "0-6"),
+    ("weekly", {"day_of_week": True, "time": "02:00"}, "UTC",
+     "schedule_config.day_of_week: true is not", "0-6"),
+    ("weekly", {"time": "02:00"}, "UTC", "schedule_config.day_of_week: missing",
+     "weekly requires day_of_week, time"),
+    ("weekly", {"day_of_week": 1}, "UTC", "schedule_config.time: missing", "weekly requires"),
+    ("monthly", {"day_of_month": 0, "time": "02:00"}, "UTC",
+     "schedule_config.day_of_month: 0 is not a day of the month", "expected 1-31"),
+    ("monthly", {"day_of_month": 32, "time": "02:00"}, "UTC",
+     "schedule_config.day_of_month: 32 is not", "1-31"),
+    ("monthly", {"day_of_month": "1", "time": "02:00"}, "UTC",
+     "schedule_config.day_of_month: '1' is not", "1-31"),
+    ("yearly", {"month": 0, "day": 1, "time": "02:00"}, "UTC",
+     "schedule_config.month: 0 is not a month", "expected 1-12"),
+    ("yearly", {"month": 13, "day": 1, "time": "02:00"}, "UTC",
+     "schedule_config.month: 13 is not a month", "1-12"),
+    ("yearly", {"month": 1, "day": 32, "time": "02:00"}, "UTC", "schedule_config.day: 32 is not",
+     "1-31"),
+    ("yearly", {"month": 2, "day": 30, "time": "02:00"}, "UTC",
+     "schedule_config.day: 02-30 never occurs", "February has at most 29 days"),
+    ("yearly", {"month": 4, "day": 31, "time": "02:00"}, "UTC",
+     "schedule_config.day: 04-31 never occurs", "April has at most 30 days"),
+    ("yearly", {"month": 11, "day": 31, "time": "02:00"}, "UTC",
+     "schedule_config.day: 11-31 never occurs", "November"),
+    ("yearly", {"month": 1, "time": "02:00"}, "UTC", "schedule_config.day: missing",
+     "yearly requires month, day, time"),
+    ("interval", {"interval": 0, "unit": "minutes"}, "UTC",
+     "schedule_config.interval: 0 is not an interval", "expected a whole number >= 1"),
+    ("interval", {"interval": -5, "unit": "minutes"}, "UTC", "schedule_config.interval: -5 is not",
+     ">= 1"),
+    ("interval", {"interval": 1.5, "unit": "hours"}, "UTC", "schedule_config.interval: 1.5 is not",
+     ">= 1"),
+    ("interval", {"interval": "30", "unit": "minutes"}, "UTC",
+     "schedule_config.interval: '30' is not", ">= 1"),
+    ("interval", {"interval": True, "unit": "minutes"}, "UTC",
+     "schedule_config.interval: true is not", ">= 1"),
+    ("interval", {"interval": 30, "unit": "weeks"}, "UTC",
+     "schedule_config.unit: 'weeks' is not a unit", "expected minutes, hours or days"),
+    ("interval", {"interval": 30}, "UTC", "schedule_config.unit: missing",
+     "interval requires interval, unit"),
+    ("interval", {"interval": 3661, "unit": "days"}, "UTC",
+     "schedule_config.interval: 3661 days is too long", "at most 3660 days"),
+    ("interval", {"interval": 30, "unit": "minutes", "start": "soon"}, "UTC",
+     "schedule_config.start: 'soon' is not a date and time", "YYYY-MM-DD HH:MM[:SS]"),
+    ("interval", {"interval": 30, "unit": "minutes", "every": 2}, "UTC",
+     "schedule_config: unknown key 'every' for interval", "accepted keys: interval, unit, start"),
+    ("cron", {"cron": "0 2 * *"}, "UTC", "schedule_config.cron: '0 2 * *' is not a cron expression",
+     "expected 5 fields"),
+    ("cron", {"cron": "0 2 * * * *"}, "UTC",
+     "schedule_config.cron: '0 2 * * * *' is not a cron expression", "5 fields"),
+    ("cron", {"cron": "61 * * * *"}, "UTC",
+     "schedule_config.cron: '61 * * * *' is not a cron expression", "5 fields"),
+    ("cron", {"cron": "*/0 * * * *"}, "UTC",
+     "schedule_config.cron: '*/0 * * * *' is not a cron expression", "5 fields"),
+    ("cron", {"cron": "@daily"}, "UTC", "schedule_config.cron: '@daily' is not a cron expression",
+     "5 fields"),
+    ("cron", {"cron": "a b c d e"}, "UTC",
+     "schedule_config.cron: 'a b c d e' is not a cron expression", "5 fields"),
+    ("cron", {"cron": 5}, "UTC", "schedule_config.cron: 5 is not a cron expression", "5 fields"),
+    ("cron", {"cron": "0 0 31 2 *"}, "UTC", "schedule_config.cron: '0 0 31 2 *' never fires",
+     "a date that occurs"),
+    ("cron", {}, "UTC", "schedule_config.cron: missing", "cron requires cron"),
+    ("once", {"datetime": "tomorrow"}, "UTC",
+     "schedule_config.datetime: 'tomorrow' is not a date and time", "YYYY-MM-DD HH:MM[:SS]"),
+    ("once", {"datetime": "2026-02-30 10:00"}, "UTC",
+     "schedule_config.datetime: '2026-02-30 10:00' is not", "YYYY-MM-DD"),
+    ("once", {"datetime": "2026-12-25"}, "UTC", "schedule_config.datetime: '2026-12-25' is not",
+     "YYYY-MM-DD"),
+    ("once", {"datetime": "2026-12-25 25:00"}, "UTC",
+     "schedule_config.datetime: '2026-12-25 25:00' is not", "YYYY-MM-DD"),
+    ("once", {"datetime": "2026-12-25 10:00+25:00"}, "UTC",
+     "schedule_config.datetime: '2026-12-25 10:00+25:00' is not", "UTC offset"),
+    ("once", {"datetime": 20261225}, "UTC", "schedule_config.datetime: 20261225 is not",
+     "YYYY-MM-DD"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("schedule_type", "config", "zone", "start", "form"), INVALID_ROWS)
+def test_validate_refuses(
+    schedule_type: str, config: dict, zone: str, start: str, form: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        module.validate(schedule_type, config, zone)
+
+    message = caught.value.message
+    assert message.startswith(start)
+    assert form in message
+    assert "\n" not in message
+    assert caught.value.exit_code == 2
+
+
+def test_validate_zone_message_is_exact() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        module.validate_zone("Mars/X")
+
+    assert caught.value.message == (
+        "timezone: unknown zone 'Mars/X'; expected an IANA name such as Europe/Berlin or UTC"
+    )
+
+
+@pytest.mark.parametrize("zone", ["UTC", BERLIN, NEW_YORK, LORD_HOWE, "Asia/Kolkata"])
+def test_validate_zone_returns_known_names(zone: str) -> None:
+    assert module.validate_zone(zone) == zone
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config", "message"),
+    [
+        (
+            "daily",
+            {"time": "25:00"},
+            "schedule_config.time: '25:00' is not a time; expected HH:MM or HH:MM:SS (00:00-23:59)",
+        ),
+        (
+            "interval",
+            {"interval": 30, "unit": "weeks"},
+            "schedule_config.unit: 'weeks' is not a unit; expected minutes, hours or days",
+        ),
+        (
+            "hourly",
+            {},
+            "schedule_type: 'hourly' is unknown; expected one of once, interval, daily, weekly, "
+            "monthly, yearly, cron",
+        ),
+    ],
+)
+def test_validate_messages_are_exact(schedule_type: str, config: dict, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        module.validate(schedule_type, config, "UTC")
+
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"time": "02:00"}', {"time": "02:00"}),
+        ("{}", {}),
+        (' {"cron": "0 2 * * *"} ', {"cron": "0 2 * * *"}),
+    ],
+)
+def test_parse_config_returns_the_object(text: str, expected: dict) -> None:
+    assert module.parse_config(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "start", "fragment"),
+    [
+        (
+            "{",
+            "schedule_config",
+            "schedule_config: '{' is not valid JSON",
+            "expected a JSON object",
+        ),
+        ("", "schedule_config", "schedule_config: '' is not valid JSON", "JSON object"),
+        ("{'time': 1}", "schedule_config", "schedule_config: \"{'time': 1}\" is not valid", "JSON"),
+        ("[1, 2]", "schedule_config", "schedule_config: '[1, 2]' is not a JSON object", "{"),
+        ('"02:00"', "schedule_config", "schedule_config: '\"02:00\"' is not a JSON object", "{"),
+        ("nope", "action_config", "action_config: 'nope' is not valid JSON", "JSON object"),
+    ],
+)
+def test_parse_config_refuses(text: str, field: str, start: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        module.parse_config(text, field)
+
+    assert caught.value.message.startswith(start)
+    assert fragment in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+# ---------------------------------------------------------------- describe, period, preview
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config", "expected"),
+    [
+        ("interval", {"interval": 30, "unit": "minutes"}, "every 30 minutes"),
+        ("interval", {"interval": 1, "unit": "hours"}, "every hour"),
+        ("interval", {"interval": 2, "unit": "days"}, "every 2 days"),
+        (
+            "interval",
+            {"interval": 6, "unit": "hours", "start": "2026-01-01 03:00"},
+            "every 6 hours from 2026-01-01 03:00:00",
+        ),
+        ("daily", {"time": "02:00:00"}, "daily at 02:00"),
+        ("daily", {"time": "02:00:30"}, "daily at 02:00:30"),
+        ("weekly", {"day_of_week": [3, 0], "time": "02:00"}, "weekly on Mon, Thu at 02:00"),
+        ("weekly", {"day_of_week": 6, "time": "23:30"}, "weekly on Sun at 23:30"),
+        ("monthly", {"day_of_month": 1, "time": "02:00"}, "monthly on day 1 at 02:00"),
+        (
+            "monthly",
+            {"day_of_month": 31, "time": "02:00"},
+            "monthly on day 31 at 02:00 (last day in shorter months)",
+        ),
+        (
+            "monthly",
+            {"day_of_month": 29, "time": "02:00"},
+            "monthly on day 29 at 02:00 (last day in shorter months)",
+        ),
+        ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "yearly on 02-29 at 02:00"),
+        ("yearly", {"month": 12, "day": 25, "time": "06:00"}, "yearly on 12-25 at 06:00"),
+        ("cron", {"cron": "0 2 * * *"}, "cron '0 2 * * *'"),
+        ("once", {"datetime": "2026-12-25 14:30"}, "once at 2026-12-25 14:30:00"),
+        ("once", {"datetime": "2026-12-25T14:30Z"}, "once at 2026-12-25T14:30:00+00:00"),
+    ],
+)
+def test_describe(schedule_type: str, config: dict, expected: str) -> None:
+    assert module.describe(module.validate(schedule_type, config, BERLIN)) == expected
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config", "expected"),
+    [
+        ("once", {"datetime": "2026-12-25 14:30"}, None),
+        ("interval", {"interval": 30, "unit": "minutes"}, timedelta(minutes=30)),
+        ("interval", {"interval": 3, "unit": "hours"}, timedelta(hours=3)),
+        ("interval", {"interval": 2, "unit": "days"}, timedelta(days=2)),
+        ("daily", {"time": "02:00"}, timedelta(days=1)),
+        ("weekly", {"day_of_week": 0, "time": "02:00"}, timedelta(days=7)),
+        ("weekly", {"day_of_week": [0, 3], "time": "02:00"}, timedelta(days=3.5)),
+        ("monthly", {"day_of_month": 15, "time": "02:00"}, timedelta(days=31)),
+        ("yearly", {"month": 1, "day": 1, "time": "02:00"}, timedelta(days=366)),
+        ("cron", {"cron": "0 2,14 * * *"}, timedelta(hours=12)),
+        ("cron", {"cron": "*/15 * * * *"}, timedelta(minutes=15)),
+        ("cron", {"cron": "0 3 * * 0"}, timedelta(days=7)),
+    ],
+)
+def test_period(schedule_type: str, config: dict, expected: timedelta | None) -> None:
+    assert module.period(module.validate(schedule_type, config, NEW_YORK)) == expected
+
+
+def test_preview_ten_daily_runs_mark_the_gap() -> None:
+    schedule = module.validate("daily", {"time": "02:30"}, BERLIN)
+
+    runs = module.preview(schedule, utc(2026, 3, 24, 12), 10)
+
+    cet = [(utc(2026, 3, day, 1, 30), None) for day in (25, 26, 27, 28)]
+    gap = [(utc(2026, 3, 29, 1), GAP)]
+    cest = [(utc(2026, 3, 30, 0, 30), None), (utc(2026, 3, 31, 0, 30), None)]
+    cest += [(utc(2026, 4, day, 0, 30), None) for day in (1, 2, 3)]
+    assert runs == cet + gap + cest
+
+
+def test_preview_ten_hourly_runs_mark_the_repeat() -> None:
+    schedule = module.validate("cron", {"cron": "0 * * * *"}, NEW_YORK)
+
+    runs = module.preview(schedule, utc(2026, 11, 1, 2, 30), 10)
+
+    assert [run for run, _ in runs] == [utc(2026, 11, 1, 3 + index) for index in range(10)]
+    notes = [note for _, note in runs]
+    assert notes == [None, None, REPEAT, REPEAT, None, None, None, None, None, None]
+
+
+def test_preview_chains_interval_runs_from_created_at() -> None:
+    schedule = module.validate("interval", {"interval": 45, "unit": "minutes"}, "UTC")
+
+    runs = module.preview(schedule, utc(2026, 1, 1, 1), 3, created_at=utc(2026, 1, 1, 0, 10))
+
+    assert runs == [
+        (utc(2026, 1, 1, 1, 40), None),
+        (utc(2026, 1, 1, 2, 25), None),
+        (utc(2026, 1, 1, 3, 10), None),
+    ]
+
+
+def test_preview_of_a_once_has_one_run() -> None:
+    schedule = module.validate("once", {"datetime": "2026-10-25 02:30"}, BERLIN)
+
+    assert module.preview(schedule, utc(2026, 1, 1), 10) == [(utc(2026, 10, 25, 0, 30), REPEAT)]
+
+
+def test_preview_count_zero_and_negative() -> None:
+    schedule = module.validate("daily", {"time": "02:00"}, "UTC")
+
+    assert module.preview(schedule, utc(2026, 1, 1), 0) == []
+    with pytest.raises(InvalidInput, match="^count: -1 "):
+        module.preview(schedule, utc(2026, 1, 1), -1)
+
+
+def test_importing_schedule_does_not_import_croniter() -> None:
+    # `tapesched --help` imports this module; croniter must stay out of that path.
+    code = "import sys, tapesched.schedule; print('croniter' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "False"
+
+
+def test_validate_cuts_long_values_short_in_messages() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        module.validate("daily", {"time": "x" * 500}, "UTC")
+
+    assert len(caught.value.message) < 160
+    assert caught.value.message.startswith("schedule_config.time: 'xxx")
