@@ -111,6 +111,7 @@ class JobContext:
             raise ActionFailed(f"command not executable: {argv[0]}") from None
         except NotADirectoryError:
             raise ActionFailed(f"working directory is not a directory: {cwd}") from None
+        process.track(child)
         self.current_group = child.pid
         if self.on_spawn:
             self.on_spawn(child.pid)

@@ -103,12 +103,17 @@ def spawn_detached(argv: list[str], log_path: Path, env: dict[str, str] | None =
         )
     finally:
         os.close(fd)
-    # Reap it in the background if we outlive it, so no zombie lingers in long callers.
-    _children.append(child)
+    track(child)
     return child.pid
 
 
 _children: list[subprocess.Popen] = []
+
+
+def track(child: subprocess.Popen) -> None:
+    """Reap this child while waiting on process groups: a zombie leader still counts as
+    a member of its group, and would make a stopped group look alive."""
+    _children.append(child)
 
 
 def runner_argv(db: Path, execution_id: str) -> list[str]:

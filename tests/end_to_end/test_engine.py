@@ -1,0 +1,460 @@
+"""The execution engine with real processes, real locks and real SQLite files.
+
+Every run here is a detached `tapesched _run` process started by `tick` or
+`run`; the clock is faked only through `tick --now`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from helpers import dump, wait_until
+
+FUTURE = "2030-01-01 00:00"
+DUE = "2030-01-01T00:00:10+00:00"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes(tmp_path: Path):
+    """Kill whatever runner or job a failing test left behind."""
+    yield
+    for db in tmp_path.rglob("*.db"):
+        try:
+            connection = sqlite3.connect(db)
+            rows = connection.execute("SELECT pid, job_pid FROM executions").fetchall()
+            connection.close()
+        except sqlite3.Error:
+            continue
+        for pid, job_pid in rows:
+            for group in (job_pid, pid):
+                if group:
+                    try:
+                        os.killpg(group, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+
+
+def logs(sh, task: str) -> list[dict]:
+    result = sh("logs", task, "--json")
+    assert result.code == 0, result.err
+    return result.json()["logs"]
+
+
+def show(sh, task: str) -> dict:
+    result = sh("show", task, "--json")
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def wait_final(sh, task: str, count: int = 1, timeout: float = 30) -> list[dict]:
+    """Wait until the task has `count` executions and none is running."""
+
+    def done():
+        entries = logs(sh, task)
+        if len(entries) >= count and all(e["status"] != "running" for e in entries):
+            return entries
+        return None
+
+    return wait_until(done, timeout)
+
+
+def wait_job(sh, task: str) -> dict:
+    """Wait until the task's running execution has started its job; return it."""
+
+    def started():
+        entries = [e for e in logs(sh, task) if e["status"] == "running" and e["job_pid"]]
+        return entries[0] if entries else None
+
+    return wait_until(started)
+
+
+def group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def add(sh, name: str, *args: str) -> dict:
+    result = sh("add", name, *args, "--json")
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def test_run_wait_success_records_statistics(sh, home):
+    add(sh, "ok", "--every", "1d", "--command", "echo hello tape")
+    result = sh("run", "ok", "--wait")
+    assert result.code == 0, result.err
+    execution_id = result.out.strip()
+    [entry] = logs(sh, "ok")
+    assert entry["execution_id"] == execution_id
+    assert entry["status"] == "success" and entry["trigger"] == "manual"
+    assert entry["pid"] and entry["duration"] is not None
+    task = show(sh, "ok")
+    assert (task["total_runs"], task["success_runs"], task["failure_runs"]) == (1, 1, 0)
+    assert task["status"] == "active" and task["last_success_time"]
+    output = sh("output", execution_id)
+    assert "hello tape" in output.out
+    log = Path(entry["log_path"])
+    assert log.parent.parent == home / "logs"
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+def test_failure_records_exit_code_then_recovers(sh):
+    add(sh, "flaky", "--every", "1d", "--command", "sh -c 'echo oops >&2; exit 3'")
+    failed = sh("run", "flaky", "--wait")
+    assert failed.code == 1
+    assert "command exited with 3" in failed.err
+    [entry] = logs(sh, "flaky")
+    assert entry["status"] == "failed" and entry["error_message"] == "command exited with 3"
+    assert entry["result"]["exit_code"] == 3
+    task = show(sh, "flaky")
+    assert (task["total_runs"], task["success_runs"], task["failure_runs"]) == (1, 0, 1)
+    assert task["status"] == "error" and task["last_failure_time"]
+    assert "oops" in sh("output", entry["execution_id"]).out
+    assert sh("edit", "flaky", "--command", "true").code == 0
+    assert sh("run", "flaky", "--wait").code == 0
+    task = show(sh, "flaky")
+    assert (task["total_runs"], task["success_runs"], task["failure_runs"]) == (2, 1, 1)
+    assert task["status"] == "active" and task["average_duration"] is not None
+
+
+def test_tick_launches_a_due_task_once_and_quietly(sh):
+    add(sh, "once", "--once", FUTURE, "--tz", "UTC", "--command", "echo ran")
+    first = sh("tick", "--now", DUE)
+    assert (first.code, first.out, first.err) == (0, "", "")
+    [entry] = wait_final(sh, "once")
+    assert entry["status"] == "success" and entry["trigger"] == "schedule"
+    assert entry["scheduled_for"] == "2030-01-01T00:00:00+00:00"
+    again = sh("tick", "--now", DUE)
+    assert again.code == 0
+    time.sleep(0.5)
+    assert len(logs(sh, "once")) == 1
+    assert show(sh, "once")["next_run_time"] is None
+
+
+def test_skip_if_running(sh):
+    add(sh, "long", "--cron", "* * * * *", "--tz", "UTC", "--command", "sleep 30")
+    assert sh("tick", "--now", "2030-01-01T00:00:05+00:00").code == 0
+    wait_job(sh, "long")
+    assert sh("tick", "--now", "2030-01-01T00:01:05+00:00").code == 0
+    entries = logs(sh, "long")
+    statuses = sorted(e["status"] for e in entries)
+    assert statuses == ["running", "skipped"]
+    skipped = next(e for e in entries if e["status"] == "skipped")
+    assert "previous run was still running" in skipped["error_message"]
+    assert show(sh, "long")["next_run_time"] == "2030-01-01T00:02:00+00:00"
+    assert sh("stop", "long", "--grace", "1").code == 0
+
+
+def test_stop_kills_the_whole_group_even_a_child_ignoring_sigterm(sh):
+    add(
+        sh,
+        "stubborn",
+        "--every",
+        "1d",
+        "--command",
+        "sh -c \"trap '' TERM; sleep 300 & sleep 300\"",
+    )
+    assert sh("run", "stubborn").code == 0
+    running = wait_job(sh, "stubborn")
+    stopped = sh("stop", "stubborn", "--grace", "1")
+    assert stopped.code == 0, stopped.err
+    wait_until(lambda: group_gone(running["job_pid"]), 10)
+    [entry] = wait_final(sh, "stubborn")
+    assert entry["status"] == "cancelled" and entry["error_message"] == "stopped by operator"
+    task = show(sh, "stubborn")
+    assert task["status"] == "paused" and task["next_run_time"] is not None
+    nothing = sh("stop", "stubborn")
+    assert nothing.code == 4 and "no run in progress" in nothing.err
+
+
+def test_timeout_fails_the_run_and_ends_its_processes(sh):
+    add(sh, "slow", "--every", "1d", "--timeout", "1", "--command", "sleep 30")
+    started = time.monotonic()
+    result = sh("run", "slow", "--wait")
+    assert result.code == 1
+    assert time.monotonic() - started < 20
+    [entry] = logs(sh, "slow")
+    assert entry["status"] == "failed" and entry["error_message"] == "timed out after 1s"
+    assert group_gone(entry["job_pid"])
+
+
+def test_runner_killed_is_found_lost_by_the_next_tick(sh):
+    add(sh, "victim", "--every", "1d", "--command", "sleep 300")
+    sh("run", "victim")
+    running = wait_job(sh, "victim")
+    os.kill(running["pid"], signal.SIGKILL)
+    wait_until(
+        lambda: (
+            not Path(f"/proc/{running['pid']}").exists()
+            or Path(f"/proc/{running['pid']}/stat").read_text().split(") ")[1][0] == "Z"
+        ),
+        10,
+    )
+    result = sh("tick")
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and "lost" in result.err and "victim" in result.err
+    [entry] = logs(sh, "victim")
+    assert entry["status"] == "lost" and "vanished" in entry["error_message"]
+    task = show(sh, "victim")
+    assert (task["total_runs"], task["failure_runs"], task["status"]) == (0, 1, "error")
+    wait_until(lambda: group_gone(running["job_pid"]), 15)
+    assert sh("tick").code == 0  # found once, reported once
+
+
+def test_tick_killed_between_claim_and_launch_loses_and_doubles_nothing(sh):
+    add(sh, "fragile", "--once", FUTURE, "--tz", "UTC", "--command", "echo once")
+    crashed = sh("tick", "--now", DUE, env={"TAPESCHED_FAILPOINT": "after-claim"})
+    assert crashed.code == -signal.SIGKILL
+    [pending] = logs(sh, "fragile")
+    assert pending["status"] == "running" and pending["pid"] is None
+    assert sh("tick", "--now", DUE).code == 0
+    [entry] = wait_final(sh, "fragile")
+    assert entry["execution_id"] == pending["execution_id"]
+    assert entry["status"] == "success"
+    assert sh("tick", "--now", DUE).code == 0
+    assert len(logs(sh, "fragile")) == 1
+    assert show(sh, "fragile")["total_runs"] == 1
+
+
+def test_eight_concurrent_ticks_on_forty_due_tasks_launch_each_once(sh, home, tmp_path):
+    db = home / "tapesched.db"
+    sh("init")
+    connection = sqlite3.connect(db)
+    for index in range(40):
+        result = sh("add", f"t{index:02d}", "--once", FUTURE, "--tz", "UTC", "--command", "true")
+        assert result.code == 0
+    connection.close()
+    ticks = []
+    for index in range(8):
+        # Half share the tick lock; half have their own state folder, so only the
+        # compare-and-set claim stands between them and a double run.
+        own_home = home if index % 2 == 0 else tmp_path / f"other{index}"
+        env = {**os.environ, "TAPESCHED_HOME": str(own_home)}
+        ticks.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tapesched",
+                    "--db",
+                    str(db),
+                    "tick",
+                    "--now",
+                    DUE,
+                    "--max-concurrent",
+                    "100",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for tick in ticks:
+        out, err = tick.communicate(timeout=120)
+        assert tick.returncode == 0, err
+        assert out == ""
+
+    def all_done():
+        connection = sqlite3.connect(db)
+        try:
+            rows = connection.execute("SELECT task_id, status FROM executions").fetchall()
+        finally:
+            connection.close()
+        return rows if len(rows) >= 40 and all(s != "running" for _, s in rows) else None
+
+    rows = wait_until(all_done, 120, 0.5)
+    per_task = {}
+    for task_id, status in rows:
+        per_task.setdefault(task_id, []).append(status)
+    assert len(per_task) == 40
+    assert all(statuses == ["success"] for statuses in per_task.values())
+
+
+def test_concurrency_cap_leaves_the_rest_due(sh):
+    for index in range(5):
+        add(sh, f"c{index}", "--once", FUTURE, "--tz", "UTC", "--command", "sleep 30")
+    assert sh("tick", "--now", DUE, "--max-concurrent", "2").code == 0
+    assert sh("status", "--json").json()["running_executions"] == 2
+    tasks = sh("list", "--json").json()["tasks"]
+    due = [t for t in tasks if t["next_run_time"] == "2030-01-01T00:00:00+00:00"]
+    assert len(due) == 3
+    assert sh("tick", "--now", DUE, "--max-concurrent", "2").code == 0
+    assert sh("status", "--json").json()["running_executions"] == 2
+    launched = [t["task_name"] for t in tasks if t["next_run_time"] is None]
+    assert launched == ["c0", "c1"]  # oldest first (same time: lowest id)
+    for name in launched:
+        wait_job(sh, name)
+        assert sh("stop", name, "--grace", "1").code == 0
+
+
+def _three_days_late(sh, name: str, *options: str) -> tuple[dict, str]:
+    task = add(sh, name, "--daily", "02:00", "--tz", "UTC", "--command", "true", *options)
+    first = datetime.fromisoformat(task["next_run_time"])
+    late = first + timedelta(days=3, hours=8)
+    return task, late.isoformat()
+
+
+def test_catch_up_after_three_missed_days_runs_once(sh):
+    task, now = _three_days_late(sh, "nightly")
+    assert sh("tick", "--now", now).code == 0
+    [entry] = wait_final(sh, "nightly")
+    assert entry["trigger"] == "catch_up" and entry["status"] == "success"
+    expected = datetime.fromisoformat(task["next_run_time"]) + timedelta(days=4)
+    assert datetime.fromisoformat(show(sh, "nightly")["next_run_time"]) == expected
+    assert sh("tick", "--now", now).code == 0
+    assert len(logs(sh, "nightly")) == 1
+
+
+def test_misfire_skip_drops_missed_runs(sh):
+    task, now = _three_days_late(sh, "skipper", "--misfire", "skip")
+    assert sh("tick", "--now", now).code == 0
+    [entry] = logs(sh, "skipper")
+    assert entry["status"] == "skipped" and "misfire=skip" in entry["error_message"]
+    after = show(sh, "skipper")
+    assert after["total_runs"] == 0
+    assert datetime.fromisoformat(after["next_run_time"]) == datetime.fromisoformat(
+        task["next_run_time"]
+    ) + timedelta(days=4)
+
+
+def test_misfire_grace_skips_only_past_the_grace(sh):
+    task = add(
+        sh,
+        "graced",
+        "--daily",
+        "02:00",
+        "--tz",
+        "UTC",
+        "--command",
+        "true",
+        "--misfire-grace",
+        "3600",
+    )
+    first = datetime.fromisoformat(task["next_run_time"])
+    assert sh("tick", "--now", (first + timedelta(minutes=30)).isoformat()).code == 0
+    [ran] = wait_final(sh, "graced")
+    assert ran["status"] == "success" and ran["trigger"] == "catch_up"
+    assert sh("tick", "--now", (first + timedelta(days=1, hours=2)).isoformat()).code == 0
+    entries = logs(sh, "graced")
+    assert entries[0]["status"] == "skipped" and "misfire_grace" in entries[0]["error_message"]
+
+
+def test_locked_database_tick_exits_5_and_writes_nothing(sh, home):
+    add(sh, "due", "--once", FUTURE, "--tz", "UTC", "--command", "true")
+    db = home / "tapesched.db"
+    before = dump(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = sh("tick", "--now", DUE, env={"TAPESCHED_BUSY_TIMEOUT": "0.5"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 5
+    assert result.err.count("\n") == 1 and "locked" in result.err
+    assert dump(db) == before
+    assert logs(sh, "due") == []
+
+
+def test_device_queueing_runs_one_job_per_drive(sh, tmp_path):
+    drive = tmp_path / "vtape"
+    drive.mkdir()
+    config = json.dumps({"command": ["sleep", "2"], "device": str(drive)})
+    for name in ("first", "second"):
+        # Due now by the real clock, so `list` (which reads it) sees the queue too.
+        add(
+            sh,
+            name,
+            "--once",
+            "2020-01-01 00:00",
+            "--force",
+            "--tz",
+            "UTC",
+            "--action",
+            "custom",
+            "--action-config",
+            config,
+        )
+    assert sh("tick").code == 0
+    wait_job(sh, "first")
+    assert sh("tick").code == 0
+    states = {t["task_name"]: t["state"] for t in sh("list", "--json").json()["tasks"]}
+    assert states == {"first": "running", "second": "queued"}
+    assert "queued" in sh("show", "second").out
+    assert logs(sh, "second") == []
+    [one] = wait_final(sh, "first")
+    assert sh("tick").code == 0
+    [two] = wait_final(sh, "second")
+    assert two["status"] == "success"
+    assert datetime.fromisoformat(two["started_at"]) >= datetime.fromisoformat(one["completed_at"])
+
+
+def test_dry_run_changes_nothing(sh, home):
+    add(sh, "maybe", "--once", FUTURE, "--tz", "UTC", "--command", "true")
+    before = dump(home / "tapesched.db")
+    result = sh("tick", "--now", DUE, "--dry-run")
+    assert result.code == 0
+    assert result.out == "would launch maybe (schedule)\n"
+    assert dump(home / "tapesched.db") == before
+
+
+def test_status_running_after_a_tick(sh):
+    assert sh("status", "--json").json()["running"] is False
+    assert sh("tick").code == 0
+    status = sh("status", "--json").json()
+    assert status["running"] is True and status["last_tick_time"]
+
+
+def test_second_tick_exits_at_once_when_the_lock_is_held(sh, home):
+    import fcntl
+
+    sh("init")
+    lock = open(home / "locks" / "tick.lock", "w")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        result = sh("tick")
+    finally:
+        lock.close()
+    assert (result.code, result.out, result.err) == (0, "", "")
+    assert sh("status", "--json").json()["last_tick_time"] is None
+
+
+def test_output_follow_reads_to_the_end(sh):
+    add(
+        sh,
+        "chatty",
+        "--every",
+        "1d",
+        "--command",
+        "sh -c 'for i in 1 2 3; do echo line $i; sleep 0.3; done'",
+    )
+    execution_id = sh("run", "chatty").out.strip()
+    followed = sh("output", execution_id, "--follow")
+    assert followed.code == 0
+    assert "line 1" in followed.out and "line 3" in followed.out
+    assert "finished: success" in followed.out
+
+
+def test_run_conflicts_while_running_and_delete_stops_it(sh):
+    add(sh, "busy", "--every", "1d", "--command", "sleep 60")
+    sh("run", "busy")
+    running = wait_job(sh, "busy")
+    again = sh("run", "busy")
+    assert again.code == 4 and "already running" in again.err
+    deleted = sh("delete", "busy", "--yes", "--grace", "1")
+    assert deleted.code == 0, deleted.err
+    assert group_gone(running["job_pid"])
+    assert sh("show", "busy").code == 3
