@@ -47,6 +47,7 @@ def root(
         str | None,
         typer.Option(
             "--db",
+            metavar="PATH",
             envvar="TAPESCHED_DB",
             help="Database file (default: in the state folder).",
             show_envvar=True,
@@ -1037,6 +1038,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"tapesched: {error.message}\n")
         sys.exit(error.exit_code)
     except typer.TyperException as error:  # usage errors from the parser
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `tapesched`: the help
+            sys.stderr.write(error.format_message() + "\n")
+            sys.exit(EXIT_USAGE)
         context = getattr(error, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         sys.stderr.write(f"tapesched: {error.format_message()}{hint}\n")

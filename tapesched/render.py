@@ -67,8 +67,12 @@ def print_json(data: Any) -> None:
 def console(stderr: bool = False):  # noqa: ANN201 - rich type imported lazily
     from rich.console import Console
 
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is for grep and less: no wrapping at 80 columns.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 200
     return Console(
-        stderr=stderr,
+        file=stream,
+        width=width,
         no_color=bool(os.environ.get("NO_COLOR")) or None,
         highlight=False,
         soft_wrap=False,

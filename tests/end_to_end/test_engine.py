@@ -458,3 +458,16 @@ def test_run_conflicts_while_running_and_delete_stops_it(sh):
     assert deleted.code == 0, deleted.err
     assert group_gone(running["job_pid"])
     assert sh("show", "busy").code == 3
+
+
+def test_logs_paginate_newest_first_and_filter(sh):
+    add(sh, "thrice", "--every", "1d", "--command", "true")
+    ids = [sh("run", "thrice", "--wait").out.strip() for _ in range(3)]
+    page = sh("logs", "thrice", "--limit", "2", "--offset", "1", "--json").json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [entry["execution_id"] for entry in page["logs"]] == [ids[1], ids[0]]
+    assert sh("logs", "thrice", "--status", "failed", "--json").json()["total"] == 0
+    bad = sh("logs", "thrice", "--status", "weird")
+    assert bad.code == 2 and "--status" in bad.err
+    assert "success" in sh("logs", "thrice").out
+    assert sh("output", "00000000-dead").code == 3
