@@ -60,6 +60,21 @@ def root(
     Globals.db = db
 
 
+def complete_task(incomplete: str) -> list[str]:
+    """Task names for shell completion, read from the database (never fails loudly)."""
+    try:
+        from sqlmodel import col, select
+
+        from tapesched.models import Task
+
+        store = open_store(create=False)
+        with store.read() as session:
+            query = select(Task.task_name).where(col(Task.task_name).startswith(incomplete))
+            return list(session.exec(query.order_by(Task.task_name).limit(200)))
+    except Exception:  # noqa: BLE001 - completion must never print a traceback
+        return []
+
+
 def open_store(create: bool = True):  # noqa: ANN201 - Store is imported lazily
     from tapesched import paths
     from tapesched.store import Store
@@ -448,7 +463,9 @@ def _short(value: datetime | None, zone: str) -> str:
 
 @app.command()
 def show(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     json_out: JsonOut = False,
 ) -> None:
     """Show one task: all fields and statistics."""
@@ -508,7 +525,9 @@ def show(
 
 @app.command()
 def edit(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     name: Annotated[str | None, typer.Option("--name", help="Rename the task.")] = None,
     description: Annotated[str | None, typer.Option("--description", "-d")] = None,
     schedule_type: ScheduleType = None,
@@ -636,7 +655,9 @@ def edit(
 
 @app.command()
 def delete(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     grace: Annotated[
         float,
@@ -691,7 +712,9 @@ def _set_enabled(task_ref: str, enabled: bool, json_out: bool) -> None:
 
 @app.command()
 def enable(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     json_out: JsonOut = False,
 ) -> None:
     """Enable a task; its next run is computed from now."""
@@ -700,7 +723,9 @@ def enable(
 
 @app.command()
 def disable(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     json_out: JsonOut = False,
 ) -> None:
     """Disable a task: it never runs until enabled (a run in progress goes on)."""
@@ -711,7 +736,11 @@ def disable(
 def preview(
     task_ref: Annotated[
         str | None,
-        typer.Argument(metavar="[TASK]", help="Task name or id, or give schedule options."),
+        typer.Argument(
+            metavar="[TASK]",
+            help="Task name or id, or give schedule options.",
+            autocompletion=complete_task,
+        ),
     ] = None,
     schedule_type: ScheduleType = None,
     schedule_config: ScheduleConfig = None,
@@ -872,7 +901,9 @@ def run_(execution_id: Annotated[str, typer.Argument()]) -> None:
 
 @app.command()
 def run(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the outcome: exit 0 on success, 1 otherwise.")
     ] = False,
@@ -908,7 +939,9 @@ def run(
 
 @app.command()
 def stop(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL.")
     ] = 10.0,
@@ -934,7 +967,9 @@ def stop(
 
 @app.command()
 def logs(
-    task_ref: Annotated[str, typer.Argument(metavar="TASK", help="Task name or id.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
+    ],
     limit: Annotated[int, typer.Option("--limit", help="Most entries (1-1000).")] = 100,
     offset: Annotated[int, typer.Option("--offset", help="Entries to skip.")] = 0,
     status_: Annotated[
@@ -1030,8 +1065,36 @@ def output(
         time.sleep(0.3)
 
 
+@app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell completion script (task names complete from the database).
+
+    \b
+    bash:  tapesched completion bash > ~/.local/share/bash-completion/completions/tapesched
+    zsh:   tapesched completion zsh > ~/.zfunc/_tapesched   (with fpath+=~/.zfunc)
+    fish:  tapesched completion fish > ~/.config/fish/completions/tapesched.fish
+    """
+    from typer.completion import get_completion_script
+
+    if shell not in ("bash", "zsh", "fish"):
+        raise InvalidInput(f"shell: '{shell}' is not supported; expected bash, zsh or fish")
+    script = get_completion_script(prog_name="tapesched", complete_var=COMPLETE_VAR, shell=shell)
+    sys.stdout.write(script + "\n")
+
+
+COMPLETE_VAR = "_TAPESCHED_COMPLETE"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one line on stderr and a documented exit code for any error."""
+    import os
+
+    if os.environ.get(COMPLETE_VAR):
+        from typer.completion import completion_init
+
+        completion_init()
     try:
         code = app(args=argv, prog_name="tapesched", standalone_mode=False)
     except TapeschedError as error:
