@@ -61,7 +61,10 @@ def sh(home: Path):  # noqa: ANN201
         full_env = {**os.environ, **(env or {})}
         done = subprocess.run(
             [sys.executable, "-m", "tapesched", *args],
-            capture_output=True, text=True, env=full_env, timeout=timeout,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
         )
         return Result(done.returncode, done.stdout, done.stderr)
 

@@ -34,8 +34,17 @@ SHORTHANDS = [
 @pytest.mark.parametrize(("kind", "config"), SEED_FORMS)
 def test_add_seed_form_each_type(run_cli, kind, config):
     result = run_cli(
-        "add", f"t-{kind}", "--schedule-type", kind, "--schedule-config", json.dumps(config),
-        "--command", "true", "--timezone", "Europe/Berlin", "--json",
+        "add",
+        f"t-{kind}",
+        "--schedule-type",
+        kind,
+        "--schedule-config",
+        json.dumps(config),
+        "--command",
+        "true",
+        "--timezone",
+        "Europe/Berlin",
+        "--json",
     )
     assert result.code == 0, result.err
     task = result.json()
@@ -84,16 +93,29 @@ def test_edit_recomputes_next_run(run_cli):
     assert edited.code == 0, edited.err
     after = edited.json()["next_run_time"]
     assert before.endswith("T02:00:00+00:00") and after.endswith("T05:30:00+00:00")
-    assert run_cli("edit", "e", "--timezone", "Asia/Tokyo", "--json").json()[
-        "next_run_time"
-    ].endswith("T05:30:00+09:00")
+    assert (
+        run_cli("edit", "e", "--timezone", "Asia/Tokyo", "--json")
+        .json()["next_run_time"]
+        .endswith("T05:30:00+09:00")
+    )
 
 
 def test_edit_changes_fields_and_renames(run_cli):
     run_cli("add", "old", "--daily", "02:00", "--command", "true")
     result = run_cli(
-        "edit", "old", "--name", "new", "--description", "nightly job", "--timeout", "60",
-        "--misfire", "skip", "--command", "echo changed", "--json",
+        "edit",
+        "old",
+        "--name",
+        "new",
+        "--description",
+        "nightly job",
+        "--timeout",
+        "60",
+        "--misfire",
+        "skip",
+        "--command",
+        "echo changed",
+        "--json",
     )
     assert result.code == 0, result.err
     task = result.json()
@@ -135,12 +157,22 @@ def test_preview_task_ten_runs_with_dst_marked(run_cli):
 
 def test_preview_schedule_options_fall_back(run_cli):
     result = run_cli(
-        "preview", "--daily", "01:30", "--tz", "America/New_York",
-        "--from", "2026-10-31 12:00", "--count", "3", "--json",
+        "preview",
+        "--daily",
+        "01:30",
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-10-31 12:00",
+        "--count",
+        "3",
+        "--json",
     )
     runs = result.json()["runs"]
     assert [run["time"] for run in runs] == [
-        "2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00", "2026-11-03T01:30:00-05:00",
+        "2026-11-01T01:30:00-04:00",
+        "2026-11-02T01:30:00-05:00",
+        "2026-11-03T01:30:00-05:00",
     ]
     assert runs[0]["note"] == "dst_repeat"
     people = run_cli("preview", "--cron", "0 2 * * *", "--tz", "UTC", "--count", "2")
@@ -151,7 +183,10 @@ def test_status_json_shape(run_cli):
     run_cli("add", "x", "--daily", "02:00", "--command", "true")
     data = run_cli("status", "--json").json()
     assert data == {
-        "running": False, "total_tasks": 1, "enabled_tasks": 1, "running_executions": 0,
+        "running": False,
+        "total_tasks": 1,
+        "enabled_tasks": 1,
+        "running_executions": 0,
         "last_tick_time": None,
     }
 
@@ -171,8 +206,9 @@ def test_init_prints_absolute_crontab_line(run_cli, home):
 def test_once_in_the_past_needs_force(run_cli):
     refused = run_cli("add", "late", "--once", "2020-01-01 00:00", "--command", "true")
     assert refused.code == 2 and "in the past" in refused.err
-    forced = run_cli("add", "late", "--once", "2020-01-01 00:00", "--command", "true",
-                     "--force", "--json")
+    forced = run_cli(
+        "add", "late", "--once", "2020-01-01 00:00", "--command", "true", "--force", "--json"
+    )
     assert forced.code == 0
     assert forced.json()["next_run_time"].startswith("2020-01-01T00:00:00")
 
@@ -184,23 +220,53 @@ BAD_INPUTS = [
     (["--daily", "25:00"], 2, "25:00"),
     (["--daily", "2:7"], 2, "2:7"),
     (["--daily", "ab"], 2, "'ab'"),
-    (["--schedule-type", "weekly", "--schedule-config", '{"day_of_week": 7, "time": "02:00"}'],
-     2, "day_of_week"),
-    (["--schedule-type", "monthly", "--schedule-config", '{"day_of_month": 32, "time": "02:00"}'],
-     2, "day_of_month"),
+    (
+        ["--schedule-type", "weekly", "--schedule-config", '{"day_of_week": 7, "time": "02:00"}'],
+        2,
+        "day_of_week",
+    ),
+    (
+        [
+            "--schedule-type",
+            "monthly",
+            "--schedule-config",
+            '{"day_of_month": 32, "time": "02:00"}',
+        ],
+        2,
+        "day_of_month",
+    ),
     (["--yearly", "02-30"], 2, "02-30"),
-    (["--schedule-type", "interval", "--schedule-config", '{"interval": 0, "unit": "minutes"}'],
-     2, "interval"),
-    (["--schedule-type", "interval", "--schedule-config", '{"interval": 5, "unit": "weeks"}'],
-     2, "unit"),
+    (
+        ["--schedule-type", "interval", "--schedule-config", '{"interval": 0, "unit": "minutes"}'],
+        2,
+        "interval",
+    ),
+    (
+        ["--schedule-type", "interval", "--schedule-config", '{"interval": 5, "unit": "weeks"}'],
+        2,
+        "unit",
+    ),
     (["--cron", "61 * * * *"], 2, "cron"),
     (["--daily", "02:00", "--timezone", "Mars/Olympus"], 2, "Mars/Olympus"),
     (["--action", "teleport", "--action-config", "{}", "--daily", "02:00"], 2, "action_type"),
     (["--action", "custom", "--action-config", "[1]", "--daily", "02:00"], 2, "action_config"),
-    (["--action", "backup", "--action-config", '{"device": "/srv/t"}', "--daily", "02:00"],
-     2, "source_paths"),
-    (["--action", "custom", "--action-config", '{"command": "x", "colour": 1}', "--daily",
-      "02:00"], 2, "colour"),
+    (
+        ["--action", "backup", "--action-config", '{"device": "/srv/t"}', "--daily", "02:00"],
+        2,
+        "source_paths",
+    ),
+    (
+        [
+            "--action",
+            "custom",
+            "--action-config",
+            '{"command": "x", "colour": 1}',
+            "--daily",
+            "02:00",
+        ],
+        2,
+        "colour",
+    ),
     (["--daily", "02:00", "--every", "5m", "--command", "true"], 2, "--daily"),
     (["--command", "true"], 2, "schedule"),
     (["--daily", "02:00"], 2, "action"),
@@ -234,9 +300,18 @@ def test_duplicate_name_is_conflict(run_cli, home):
 
 
 @pytest.mark.parametrize(
-    "command", [["show", "nope"], ["edit", "nope", "--daily", "02:00"], ["delete", "nope", "-y"],
-                ["enable", "nope"], ["disable", "99"], ["preview", "nope"], ["logs", "nope"],
-                ["run", "nope"], ["stop", "nope"]],
+    "command",
+    [
+        ["show", "nope"],
+        ["edit", "nope", "--daily", "02:00"],
+        ["delete", "nope", "-y"],
+        ["enable", "nope"],
+        ["disable", "99"],
+        ["preview", "nope"],
+        ["logs", "nope"],
+        ["run", "nope"],
+        ["stop", "nope"],
+    ],
 )
 def test_unknown_task_exit_3(run_cli, command):
     result = run_cli(*command)
@@ -268,8 +343,9 @@ def test_corrupt_database_exit_5(run_cli, tmp_path):
 def test_unwritable_database_location_exit_5(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = run_cli("--db", str(blocker / "sub" / "t.db"), "add", "x", "--daily", "02:00",
-                     "--command", "true")
+    result = run_cli(
+        "--db", str(blocker / "sub" / "t.db"), "add", "x", "--daily", "02:00", "--command", "true"
+    )
     assert result.code == 5 and result.err.count("\n") == 1
 
 
@@ -307,9 +383,11 @@ def test_help_and_version_do_not_import_heavy_modules():
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     for args in (["--help"], ["--version"], ["add", "--help"]):
-        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
-                              text=True, timeout=30)
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=30
+        )
         assert done.stderr.endswith("HEAVY="), (args, done.stderr)
-    version = subprocess.run([sys.executable, "-m", "tapesched", "--version"],
-                             capture_output=True, text=True, timeout=30)
+    version = subprocess.run(
+        [sys.executable, "-m", "tapesched", "--version"], capture_output=True, text=True, timeout=30
+    )
     assert version.stdout.startswith("tapesched ")
