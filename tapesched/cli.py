@@ -138,6 +138,25 @@ Zone = Annotated[
     str | None, typer.Option("--timezone", "--tz", help="IANA zone (default: the host's zone).")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine output (JSON) on stdout.")]
+PingUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--ping-url",
+        help="Healthchecks-style URL: URL/start at start, URL on success, URL/fail on failure "
+        "(edit: '' removes it).",
+    ),
+]
+NotifyCommand = Annotated[
+    str | None,
+    typer.Option(
+        "--notify-command",
+        help="Command run after a failed run, with TAPESCHED_TASK, TAPESCHED_EXECUTION_ID, "
+        "TAPESCHED_STATUS, TAPESCHED_ERROR, TAPESCHED_OUTPUT set (edit: '' removes it).",
+    ),
+]
+NotifyOn = Annotated[
+    str | None, typer.Option("--notify-on", help="When to run it: failure (default) or always.")
+]
 
 
 def schedule_input(
@@ -256,6 +275,9 @@ def add(
     device_wait: Annotated[
         int, typer.Option("--device-wait", help="Seconds a run waits for its drive.")
     ] = 60,
+    ping_url: PingUrl = None,
+    notify_command: NotifyCommand = None,
+    notify_on: NotifyOn = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Accept a once schedule in the past.")
@@ -307,6 +329,7 @@ def add(
     manage.check_positive("timeout", timeout)
     if device_wait < 0:
         raise InvalidInput(f"device_wait: {device_wait} is negative; expected seconds, 0 or more")
+    _check_notify_options(ping_url, notify_command, notify_on)
     current = now()
     if schedules.is_past_once(schedule, current) and not force:
         raise InvalidInput(
@@ -332,6 +355,9 @@ def add(
         misfire=misfire,
         misfire_grace=misfire_grace,
         device_wait=device_wait,
+        ping_url=ping_url or None,
+        notify_command=notify_command or None,
+        notify_on=notify_on or "failure",
         created_at=current,
         updated_at=current,
     )
@@ -343,6 +369,16 @@ def add(
     for message in warnings:
         warn(message)
     _print_task(task, json_out, created=True)
+
+
+def _check_notify_options(
+    ping_url: str | None, notify_command: str | None, notify_on: str | None
+) -> None:
+    from tapesched import notify
+
+    if ping_url:
+        notify.check_ping_url(ping_url)
+    notify.check_notify(notify_command, notify_on)
 
 
 def _action_input(
@@ -560,6 +596,9 @@ def edit(
         int | None, typer.Option("--misfire-grace", help="Seconds; -1 removes the grace.")
     ] = None,
     device_wait: Annotated[int | None, typer.Option("--device-wait")] = None,
+    ping_url: PingUrl = None,
+    notify_command: NotifyCommand = None,
+    notify_on: NotifyOn = None,
     force: Annotated[
         bool, typer.Option("--force", help="Accept a once schedule in the past.")
     ] = False,
@@ -585,6 +624,7 @@ def edit(
     manage.check_misfire(misfire, None)
     if device_wait is not None and device_wait < 0:
         raise InvalidInput(f"device_wait: {device_wait} is negative; expected seconds, 0 or more")
+    _check_notify_options(ping_url or None, notify_command or None, notify_on)
     sched_in = schedule_input(
         schedule_type, schedule_config, once, every, daily, weekly, monthly, yearly, cron, at
     )
@@ -645,6 +685,12 @@ def edit(
             task.misfire_grace = None if misfire_grace == -1 else misfire_grace
         if device_wait is not None:
             task.device_wait = device_wait
+        if ping_url is not None:
+            task.ping_url = ping_url or None
+        if notify_command is not None:
+            task.notify_command = notify_command or None
+        if notify_on is not None:
+            task.notify_on = notify_on
         task.updated_at = current
         session.add(task)
     for message in warnings:

@@ -67,6 +67,9 @@ class Task(SQLModel, table=True):
     misfire: str = "run_once"
     misfire_grace: int | None = None
     device_wait: int = 60
+    ping_url: str | None = None  # Healthchecks-style: URL/start, URL, URL/fail
+    notify_command: str | None = None  # argument list as a string, run without a shell
+    notify_on: str = "failure"  # failure | always
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -102,7 +105,3 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str
-
-
-# SQLModel needs DateTime imported for sa_type resolution in some versions.
-__all__ = ["Task", "Execution", "Meta", "UTCDateTime", "DateTime"]

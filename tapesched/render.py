@@ -17,7 +17,8 @@ TASK_FIELDS = (
     "schedule_config", "timezone", "action_type", "action_config", "next_run_time",
     "last_run_time", "last_success_time", "last_failure_time", "total_runs",
     "success_runs", "failure_runs", "average_duration", "last_duration", "timeout",
-    "misfire", "misfire_grace", "device_wait", "created_at", "updated_at",
+    "misfire", "misfire_grace", "device_wait", "ping_url", "notify_command", "notify_on",
+    "created_at", "updated_at",
 )  # fmt: skip
 EXECUTION_FIELDS = (
     "execution_id", "task_id", "trigger", "scheduled_for", "started_at", "completed_at",

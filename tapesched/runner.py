@@ -18,7 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from tapesched import process
+from tapesched import notify, process
 from tapesched import store as db
 from tapesched.clock import utcnow
 from tapesched.errors import StorageUnavailable
@@ -80,6 +80,8 @@ def _run(store: db.Store, paths: StatePaths, execution: Execution, task: Task) -
     )
     signal.signal(signal.SIGTERM, lambda *_: context.cancel())
     signal.signal(signal.SIGINT, lambda *_: context.cancel())
+    if task.ping_url:
+        notify.ping(task.ping_url, "start", b"", out)
     context.log(
         f"execution {execution.execution_id} of task {task.task_name} ({task.action_type}, "
         f"trigger {execution.trigger}) started at {execution.started_at.isoformat()}"
@@ -110,7 +112,8 @@ def _run(store: db.Store, paths: StatePaths, execution: Execution, task: Task) -
             device_lock.release()
     context.log(f"finished: {status}" + (f": {error}" if error else ""))
     out.flush()
-    _record(store, execution.execution_id, status, error, result)
+    status, error = _record(store, execution.execution_id, status, error, result)
+    notify.announce(task, execution.execution_id, status, error, execution.log_path, out)
     return 0 if status == "success" else 1
 
 
@@ -139,15 +142,19 @@ def _record_job_pid(store: db.Store, execution_id: str, pid: int) -> None:
 
 def _record(
     store: db.Store, execution_id: str, status: str, error: str | None, result: Any
-) -> None:
+) -> tuple[str, str | None]:
     """Record the outcome, retrying for a while if the database is locked or full:
-    the result of a finished job must not be lost to a passing lock."""
+    the result of a finished job must not be lost to a passing lock. Return the
+    status and error that stand (`stop` or tick may have recorded theirs first)."""
     deadline = time.monotonic() + 300
     while True:
         try:
             with store.write() as session:
-                db.finish_execution(session, execution_id, status, utcnow(), error, result)
-            return
+                if not db.finish_execution(session, execution_id, status, utcnow(), error, result):
+                    final = session.get(Execution, execution_id)
+                    if final is not None:
+                        return final.status, final.error_message
+            return status, error
         except StorageUnavailable as problem:
             if time.monotonic() >= deadline:
                 sys.stdout.write(f"tapesched: could not record the outcome: {problem.message}\n")
