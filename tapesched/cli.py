@@ -193,19 +193,41 @@ def schedule_input(
 
 
 @app.command()
-def init(json_out: JsonOut = False) -> None:
+def init(
+    install_cron: Annotated[
+        bool,
+        typer.Option("--install-cron", help="Add the tick line to your crontab (idempotent)."),
+    ] = False,
+    json_out: JsonOut = False,
+) -> None:
     """Create the database and state folders; print the crontab line."""
     from tapesched import crontab
 
     store = open_store()
     line = crontab.tick_line(store.paths, Globals.db)
+    outcome = crontab.install(line) if install_cron else None
     if json_out:
         from tapesched.render import print_json
 
-        print_json({"home": str(store.paths.home), "db": str(store.paths.db), "crontab": line})
+        print_json(
+            {
+                "home": str(store.paths.home),
+                "db": str(store.paths.db),
+                "crontab": line,
+                "cron_install": outcome,
+            }
+        )
         return
     sys.stdout.write(f"state folder: {store.paths.home}\ndatabase: {store.paths.db}\n")
-    sys.stdout.write(f"add this line to your crontab (crontab -e):\n{line}\n")
+    if outcome is None:
+        sys.stdout.write(f"add this line to your crontab (crontab -e):\n{line}\n")
+    else:
+        messages = {
+            "installed": "added to your crontab",
+            "updated": "updated in your crontab",
+            "present": "already in your crontab",
+        }
+        sys.stdout.write(f"{messages[outcome]}:\n{line}\n")
 
 
 @app.command()
@@ -444,7 +466,7 @@ def list_(
     """List tasks: schedule in words, action, status, next and last run."""
     from tapesched import schedule as schedules
     from tapesched import store as db
-    from tapesched.render import human_delta, print_json, table, task_json
+    from tapesched.render import print_json, table, task_json
 
     store = open_store()
     with store.read() as session:
@@ -468,27 +490,49 @@ def list_(
     current = now()
     rows = []
     for task in tasks:
-        left = (
-            human_delta(task.next_run_time - current)
-            + (" ago" if task.next_run_time < current else " left")
-            if task.next_run_time
-            else "-"
-        )
         rows.append(
             [
                 _short(task.next_run_time, task.timezone),
-                left,
+                _relative(task.next_run_time, current, "left"),
                 _short(task.last_run_time, task.timezone),
+                _relative(task.last_run_time, current, "ago"),
                 task.task_name,
                 schedules.describe(_schedule_of(task)),
                 task.action_type,
-                states[task.id],
+                status_cell(states[task.id]),
             ]
         )
     if not rows:
         sys.stdout.write("no tasks; add one with 'tapesched add NAME ...'\n")
         return
-    table(None, ["NEXT", "LEFT", "LAST", "TASK", "SCHEDULE", "ACTION", "STATUS"], rows)
+    table(
+        None,
+        ["NEXT", "LEFT", "LAST", "PASSED", "TASK", "SCHEDULE", "ACTION", "STATUS"],
+        rows,
+    )
+
+
+STATUS_STYLES = {
+    "active": "green", "running": "cyan", "queued": "yellow", "paused": "yellow",
+    "error": "bold red", "inactive": "dim",
+}  # fmt: skip
+
+
+def status_cell(state: str):  # noqa: ANN201 - a rich Text
+    from rich.text import Text
+
+    return Text(state, style=STATUS_STYLES.get(state, ""))
+
+
+def _relative(value: datetime | None, current: datetime, word: str) -> str:
+    """'5h 2min left' / '3 days 1h ago' (overdue next runs read 'ago')."""
+    from tapesched.render import human_delta
+
+    if value is None:
+        return "-"
+    if value < current:
+        return f"{human_delta(current - value)} ago"
+    return f"{human_delta(value - current)} {'left' if word == 'left' else 'ago'}"
 
 
 def _short(value: datetime | None, zone: str) -> str:
@@ -971,7 +1015,10 @@ def run(
     if not json_out:
         sys.stdout.write(f"{execution.execution_id}\n")
         sys.stdout.flush()
-    final = control.wait_for(store, execution.execution_id)
+    live = None if json_out or not sys.stderr.isatty() else _live_line(execution)
+    final = control.wait_for(store, execution.execution_id, progress=live)
+    if live is not None:
+        sys.stderr.write("\r\033[K")
     if json_out:
         from tapesched.render import execution_json, print_json
 
@@ -981,6 +1028,28 @@ def run(
             detail = f": {final.error_message}" if final.error_message else ""
             sys.stderr.write(f"tapesched: {final.status}{detail}\n")
         raise typer.Exit(1)
+
+
+def _live_line(execution: Any):  # noqa: ANN202
+    """On a terminal: one line showing the elapsed time (and bytes for a virtual tape)."""
+    import time
+
+    from tapesched import control
+    from tapesched.render import human_delta
+
+    started = time.monotonic()
+
+    def show(current: Any) -> None:
+        from datetime import timedelta
+
+        elapsed = human_delta(timedelta(seconds=time.monotonic() - started))
+        written = control.bytes_written(current.device)
+        extra = f", {written / 1048576:.1f} MiB written" if written else ""
+        state = "running" if current.pid else "starting"
+        sys.stderr.write(f"\r\033[K{state}: {elapsed}{extra}")
+        sys.stderr.flush()
+
+    return show
 
 
 @app.command()
@@ -1109,6 +1178,116 @@ def output(
             follow = False  # one more read picks up the last lines
             continue
         time.sleep(0.3)
+
+
+@app.command()
+def apply(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="TOML file with [[task]] tables.")],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete tasks that are not in the file.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would change; change nothing.")
+    ] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Create or update tasks from a TOML file, by name; applying it twice changes nothing.
+
+    \b
+    [[task]]
+    task_name = "nightly"
+    schedule_type = "daily"
+    schedule_config = { time = "02:00:00" }
+    timezone = "Europe/Berlin"
+    action_type = "backup"
+    action_config = { source_paths = ["/srv/data"], device = "/dev/nst0" }
+    timeout = 14400
+
+    The whole file is checked first: any error names the task and the field,
+    and nothing is applied. 'tapesched export' prints this form.
+    """
+    from tapesched import control, taskfile
+    from tapesched import store as db
+    from tapesched.clock import host_zone_name
+
+    try:
+        with open(file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise InvalidInput(f"{file}: cannot read it ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{file}: not UTF-8 text") from None
+    definitions = taskfile.parse(text, file, host_zone_name())
+    store = open_store()
+    current = now()
+    with store.read() as session:
+        work = taskfile.plan(session, definitions, prune)
+        running = {
+            task.task_name: execution.execution_id
+            for task in work.delete
+            if (execution := db.running_for_task(session, task.id)) is not None
+        }
+    summary = {
+        "created": [item["task_name"] for item in work.create],
+        "updated": [task.task_name for task, _ in work.update],
+        "unchanged": work.unchanged,
+        "deleted": [task.task_name for task in work.delete],
+    }
+    if not dry_run:
+        for execution_id in running.values():
+            control.stop_execution(store, execution_id, 10.0, now)
+        with store.write() as session:
+            # Plan again inside the transaction: the database may have moved meanwhile.
+            work = taskfile.plan(session, definitions, prune)
+            taskfile.execute(session, work, current)
+    if json_out:
+        from tapesched.render import print_json
+
+        print_json({**summary, "dry_run": dry_run})
+        return
+    verb = "would be " if dry_run else ""
+    sys.stdout.write(
+        ", ".join(f"{len(names)} {verb}{kind}" for kind, names in summary.items()) + "\n"
+    )
+
+
+@app.command()
+def export() -> None:
+    """Print every task as TOML, in the form 'apply' reads."""
+    from tapesched import taskfile
+
+    with open_store().read() as session:
+        sys.stdout.write(taskfile.export(session))
+
+
+@app.command()
+def metrics(
+    textfile: Annotated[
+        str | None,
+        typer.Option(
+            "--textfile",
+            metavar="PATH",
+            help="Write atomically to PATH (node_exporter textfile collector) instead of stdout.",
+        ),
+    ] = None,
+) -> None:
+    """Print Prometheus metrics: per-task last/next run times, run counters, running gauge."""
+    from pathlib import Path
+
+    from tapesched import metrics as exporter
+
+    with open_store().read() as session:
+        text = exporter.exposition(session)
+    if textfile is None:
+        sys.stdout.write(text)
+        return
+    target = Path(textfile)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"--textfile: folder {target.parent} does not exist")
+    try:
+        exporter.write_textfile(target, text)
+    except OSError as error:
+        raise OperationFailed(f"--textfile: cannot write {target}: {error.strerror}") from None
 
 
 @app.command()

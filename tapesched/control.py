@@ -77,11 +77,34 @@ def _signal(pid: int, signum: int) -> None:
         pass
 
 
-def wait_for(store: db.Store, execution_id: str, poll: float = 0.2) -> Execution:
-    """Wait until an execution has a final status; return it."""
+def wait_for(
+    store: db.Store,
+    execution_id: str,
+    poll: float = 0.2,
+    progress: Callable[[Execution], None] | None = None,
+) -> Execution:
+    """Wait until an execution has a final status; return it. `progress` is called with
+    the running execution at each poll."""
     while True:
         with store.read() as session:
             execution = session.get(Execution, execution_id)
         if execution is None or execution.status != "running":
             return execution
+        if progress is not None:
+            progress(execution)
         time.sleep(poll)
+
+
+def bytes_written(device: str | None) -> int | None:
+    """Bytes of the archive being written to a virtual tape (its partial files), if any."""
+    if not device or not os.path.isdir(device):
+        return None
+    total = 0
+    try:
+        with os.scandir(device) as entries:
+            for entry in entries:
+                if entry.name.endswith(".partial") and entry.is_file():
+                    total += entry.stat().st_size
+    except OSError:
+        return None
+    return total

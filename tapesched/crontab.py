@@ -32,3 +32,53 @@ def tick_line(paths: StatePaths, db_option: str | None) -> str:
     if paths.db != paths.home / "tapesched.db":
         db = f" --db {shlex.quote(str(paths.db))}"
     return f"* * * * * {prefix}{executable()}{db} tick"
+
+
+def install(line: str) -> str:
+    """Add the tick line to the current user's crontab, idempotently.
+
+    A line that already runs `tapesched ... tick` is replaced by this one; an
+    identical line is left alone. Return 'installed', 'updated' or 'present'.
+    Raise OperationFailed when there is no crontab command or it fails.
+    """
+    import subprocess
+
+    from tapesched.errors import OperationFailed
+
+    command = shutil.which("crontab")
+    if command is None:
+        raise OperationFailed(
+            "no crontab command on this host; install cron, or use the systemd timer "
+            "in examples/ (tapesched-tick.timer)"
+        )
+    listed = subprocess.run([command, "-l"], capture_output=True, text=True)
+    if listed.returncode != 0 and "no crontab" not in listed.stderr.lower():
+        raise OperationFailed(f"crontab -l failed: {listed.stderr.strip() or listed.returncode}")
+    lines = listed.stdout.splitlines() if listed.returncode == 0 else []
+    if line in lines:
+        return "present"
+    ours = [index for index, text in enumerate(lines) if _is_tick_line(text)]
+    if ours:
+        lines[ours[0]] = line
+        for index in reversed(ours[1:]):
+            del lines[index]
+        outcome = "updated"
+    else:
+        lines.append(line)
+        outcome = "installed"
+    written = subprocess.run(
+        [command, "-"], input="\n".join(lines) + "\n", capture_output=True, text=True
+    )
+    if written.returncode != 0:
+        raise OperationFailed(f"crontab - failed: {written.stderr.strip() or written.returncode}")
+    return outcome
+
+
+def _is_tick_line(text: str) -> bool:
+    words = text.split()
+    return (
+        not text.lstrip().startswith("#")
+        and bool(words)
+        and words[-1] == "tick"
+        and any(word.endswith("tapesched") for word in words)
+    )

@@ -71,16 +71,18 @@ def console(stderr: bool = False):  # noqa: ANN201 - rich type imported lazily
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is for grep and less: no wrapping at 80 columns.
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 200
+    plain = bool(os.environ.get("NO_COLOR"))  # https://no-color.org: never colour then
     return Console(
         file=stream,
         width=width,
-        no_color=bool(os.environ.get("NO_COLOR")) or None,
+        color_system=None if plain else "auto",
+        no_color=plain or None,
         highlight=False,
         soft_wrap=False,
     )
 
 
-def table(title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     from rich import box
     from rich.table import Table
 
