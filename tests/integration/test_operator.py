@@ -47,11 +47,8 @@ def test_apply_creates_then_reapply_changes_nothing(run_cli, home, tmp_path):
     assert first.json()["created"] == ["nightly", "weekly-full"]
     nightly = run_cli("show", "nightly", "--json").json()
     assert nightly["schedule_config"] == {"time": "02:00:00"}
-    assert (
-        nightly["timeout"] == 3600
-        and nightly["next_run_time"].endswith(":00+01:00")
-        or nightly["next_run_time"].endswith(":00+02:00")
-    )
+    assert nightly["timeout"] == 3600
+    assert nightly["next_run_time"][10:] in ("T02:00:00+01:00", "T02:00:00+02:00")
     before = dump(home / "tapesched.db")
     again = run_cli("apply", str(file), "--json").json()
     assert again["unchanged"] == ["nightly", "weekly-full"] and again["updated"] == []
