@@ -1209,6 +1209,7 @@ def apply(
     from tapesched import control, taskfile
     from tapesched import store as db
     from tapesched.clock import host_zone_name
+    from tapesched.models import Task
 
     try:
         with open(file, encoding="utf-8") as handle:
@@ -1220,26 +1221,29 @@ def apply(
     definitions = taskfile.parse(text, file, host_zone_name())
     store = open_store()
     current = now()
-    with store.read() as session:
+    if prune and not dry_run:
+        # Runs in progress of tasks about to be pruned are stopped first, as `delete` does.
+        names = {definition["task_name"] for definition in definitions}
+        with store.read() as session:
+            doomed = [
+                execution.execution_id
+                for execution in db.running_executions(session)
+                if (task := session.get(Task, execution.task_id)) and task.task_name not in names
+            ]
+        for execution_id in doomed:
+            control.stop_execution(store, execution_id, 10.0, now)
+    with store.write() as session:
         work = taskfile.plan(session, definitions, prune)
-        running = {
-            task.task_name: execution.execution_id
-            for task in work.delete
-            if (execution := db.running_for_task(session, task.id)) is not None
-        }
+        if not dry_run:
+            taskfile.execute(session, work, current)
+        else:
+            session.rollback()
     summary = {
         "created": [item["task_name"] for item in work.create],
         "updated": [task.task_name for task, _ in work.update],
         "unchanged": work.unchanged,
         "deleted": [task.task_name for task in work.delete],
     }
-    if not dry_run:
-        for execution_id in running.values():
-            control.stop_execution(store, execution_id, 10.0, now)
-        with store.write() as session:
-            # Plan again inside the transaction: the database may have moved meanwhile.
-            work = taskfile.plan(session, definitions, prune)
-            taskfile.execute(session, work, current)
     if json_out:
         from tapesched.render import print_json
 

@@ -142,10 +142,7 @@ def plan(session: Session, definitions: list[dict[str, Any]], prune: bool) -> Pl
         if task is None:
             result.create.append(definition)
             continue
-        changes = {
-            key: value for key, value in definition.items()
-            if _comparable(getattr(task, key)) != _comparable(value)
-        }  # fmt: skip
+        changes = {key: value for key, value in definition.items() if getattr(task, key) != value}
         if changes:
             result.update.append((task, changes))
         else:
@@ -153,10 +150,6 @@ def plan(session: Session, definitions: list[dict[str, Any]], prune: bool) -> Pl
     if prune:
         result.delete = sorted(existing.values(), key=lambda task: task.task_name)
     return result
-
-
-def _comparable(value: Any) -> Any:
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
 
 
 def execute(session: Session, work: Plan, now: datetime) -> None:
