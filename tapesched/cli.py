@@ -1310,6 +1310,13 @@ def completion(
     if shell not in ("bash", "zsh", "fish"):
         raise InvalidInput(f"shell: '{shell}' is not supported; expected bash, zsh or fish")
     script = get_completion_script(prog_name="tapesched", complete_var=COMPLETE_VAR, shell=shell)
+    if shell == "zsh":
+        script += (
+            "\n\n# Autoloaded from fpath as _tapesched: complete this first Tab too.\n"
+            'if [[ "${funcstack[1]}" == "_tapesched" ]]; then\n'
+            '  _tapesched_completion "$@"\n'
+            "fi"
+        )
     sys.stdout.write(script + "\n")
 
 

@@ -1,0 +1,1 @@
+complete --command tapesched --no-files --arguments "(env _TAPESCHED_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) tapesched)" --condition "env _TAPESCHED_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) tapesched"

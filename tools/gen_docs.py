@@ -1,0 +1,816 @@
+#!/usr/bin/env python3
+"""Generate the man page and the shell completions of tapesched.
+
+    python tools/gen_docs.py           # rewrite man/tapesched.1 and completions/*
+    python tools/gen_docs.py --check   # exit 1, naming each stale file, if any differs
+
+The COMMANDS and OPTIONS sections of the man page are generated from the command
+line parser (every command that is not hidden, its synopsis, its help and every
+option with its help), so a new command or option shows up on regeneration. The
+other sections are written by hand below. The completion scripts are what
+`tapesched completion SHELL` prints (the zsh one made to work when autoloaded from
+fpath, see `zsh_autoload_fix`).
+
+The output depends on nothing but the code: no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+MAN_PAGE = Path("man/tapesched.1")
+COMPLETIONS = {
+    "bash": Path("completions/tapesched.bash"),
+    "zsh": Path("completions/_tapesched"),
+    "fish": Path("completions/tapesched.fish"),
+}
+
+# The date in the page footer. A constant, so that the output never depends on
+# the clock: move it when the page changes in a release.
+MANUAL_DATE = "2026-11-28"
+
+# Metavariables of options that declare none; anything else falls back to the
+# parameter's name in capitals (a new option `--ping-url` shows `PING_URL`).
+METAVARS = {
+    "--action": "TYPE",
+    "--action-config": "JSON",
+    "--at": "TIME",
+    "--command": "COMMAND",
+    "--count": "N",
+    "--cron": "EXPR",
+    "--daily": "TIME",
+    "--description": "TEXT",
+    "--device": "DEVICE",
+    "--device-wait": "SECONDS",
+    "--every": "INTERVAL",
+    "--exclude": "PATTERN",
+    "--from": "TIME",
+    "--from-task": "TASK",
+    "--grace": "SECONDS",
+    "--level": "LEVEL",
+    "--limit": "N",
+    "--max-concurrent": "N",
+    "--misfire": "POLICY",
+    "--misfire-grace": "SECONDS",
+    "--monthly": "DAY",
+    "--name": "NAME",
+    "--notify-command": "COMMAND",
+    "--notify-on": "WHEN",
+    "--now": "TIME",
+    "--offset": "N",
+    "--once": "DATETIME",
+    "--ping-url": "URL",
+    "--retention-days": "DAYS",
+    "--schedule-config": "JSON",
+    "--schedule-type": "TYPE",
+    "--source": "PATH",
+    "--status": "STATUS",
+    "--target": "PATH",
+    "--textfile": "PATH",
+    "--timeout": "SECONDS",
+    "--timezone": "ZONE",
+    "--weekly": "DAYS",
+    "--yearly": "MM-DD",
+}
+
+# Help for options that have none anywhere in the parser. An option without help
+# in one command takes the help of the same option in another (edit's --action
+# reads like add's).
+FALLBACK_HELP = {
+    "--description": "Free text describing the task.",
+}
+
+# A synopsis spells out each option when a command has at most this many.
+SYNOPSIS_MAX_OPTIONS = 5
+
+
+# --- roff ---------------------------------------------------------------------
+
+_CHARS = {
+    "\\": r"\e",
+    "-": r"\-",
+    "'": r"\(aq",
+    "`": r"\(ga",
+    '"': r"\(dq",
+    "\u2013": r"\(en",
+    "\u2014": r"\(em",
+    "\u2026": r".\|.\|.",
+    "\u2192": r"\(->",
+    "\u2190": r"\(<-",
+    "\u2264": r"\(<=",
+    "\u2265": r"\(>=",
+    "\u00d7": r"\(mu",
+    "\u00a0": r"\~",
+}
+
+
+def escape(text: str) -> str:
+    """Plain text as roff input: backslashes, dashes (ASCII `\\-`, so options copy and
+    paste), quotes, non-ASCII characters, and a leading dot or apostrophe."""
+    return _protect_lines(_chars(text))
+
+
+def _chars(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _CHARS:
+            out.append(_CHARS[char])
+        elif ord(char) > 126:
+            out.append(rf"\[u{ord(char):04X}]")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _protect_lines(text: str) -> str:
+    return "\n".join(r"\&" + line if line[:1] in (".", "'") else line for line in text.split("\n"))
+
+
+_MARKUP = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+
+
+def inline(text: str) -> str:
+    """Escape text with light markup, **bold** and __italic__, as one line."""
+    text = " ".join(text.split())
+    parts = []
+    position = 0
+    for match in _MARKUP.finditer(text):
+        parts.append(_chars(text[position : match.start()]))
+        if match.group(1) is not None:
+            parts.append(rf"\fB{_chars(match.group(1))}\fR")
+        else:
+            parts.append(rf"\fI{_chars(match.group(2))}\fR")
+        position = match.end()
+    parts.append(_chars(text[position:]))
+    return _protect_lines("".join(parts))
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?]) +(?=[A-Z])")
+
+
+def fill(roff: str, width: int = 78) -> str:
+    """Roff text (escaped already) as source lines: one sentence per line, wrapped at
+    spaces, so diffs stay small; the rendering is the same."""
+    lines = []
+    for sentence in _SENTENCE_END.split(" ".join(roff.split())):
+        lines.extend(textwrap.wrap(sentence, width, break_long_words=False, break_on_hyphens=False))
+    return _protect_lines("\n".join(lines))
+
+
+def bold(text: str) -> str:
+    return rf"\fB{_chars(text)}\fR"
+
+
+def italic(text: str) -> str:
+    return rf"\fI{_chars(text)}\fR"
+
+
+def quoted(text: str) -> str:
+    """A macro argument in double quotes."""
+    return '"' + _chars(text) + '"'
+
+
+class Page:
+    """Collects roff lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def raw(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    def sh(self, title: str) -> None:
+        self.raw(f".SH {quoted(title)}" if " " in title else f".SH {_chars(title)}")
+
+    def ss(self, title: str) -> None:
+        self.raw(f".SS {quoted(title)}" if " " in title else f".SS {_chars(title)}")
+
+    def para(self, text: str, first: bool = False, markup: bool = True) -> None:
+        """A paragraph: text with **bold**/__italic__ markup, or plain text (the parser's
+        help) with `markup=False`; `first` right after a heading."""
+        if not first:
+            self.raw(".PP")
+        self.raw(fill(inline(text) if markup else _chars(text)))
+
+    def item(self, tag: str, body: str = "") -> None:
+        """A tagged paragraph; `tag` and `body` are roff already (see bold, italic, inline)."""
+        self.raw(".TP", tag)
+        if body:
+            self.raw(fill(body))
+
+    def example(self, text: str, indent: bool = True) -> None:
+        """A paragraph of lines shown as they are, indented unless told.
+
+        .nf/.fi rather than .EX/.EE: groff's .EE turns hyphenation back on.
+        """
+        body = text.strip("\n").split("\n")
+        self.raw(".PP", *([".RS 4"] if indent else []), ".nf")
+        self.raw(*(escape(line) if line else "" for line in body), ".fi")
+        if indent:
+            self.raw(".RE")
+
+    def text(self) -> str:
+        return "\n".join(line for line in self.lines) + "\n"
+
+
+# --- the parser ---------------------------------------------------------------
+
+
+def cli_group() -> Any:
+    """The click-style group behind the Typer app."""
+    import typer
+
+    from tapesched.cli import app
+
+    return typer.main.get_command(app)
+
+
+def visible_commands(group: Any) -> list[tuple[str, Any]]:
+    """(name, command) of every command that is not hidden, in the parser's order."""
+    return [(name, command) for name, command in group.commands.items() if not command.hidden]
+
+
+def options_of(command: Any) -> list[Any]:
+    return [
+        param
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "hidden", False)
+    ]
+
+
+def arguments_of(command: Any) -> list[Any]:
+    return [param for param in command.params if param.param_type_name == "argument"]
+
+
+def option_names(param: Any) -> list[str]:
+    """Every spelling of an option: short ones first, then the long ones, then `--no-x`."""
+    shorts = [opt for opt in param.opts if not opt.startswith("--")]
+    longs = [opt for opt in param.opts if opt.startswith("--")]
+    return shorts + longs + list(param.secondary_opts)
+
+
+def long_name(param: Any) -> str:
+    longs = [opt for opt in param.opts if opt.startswith("--")]
+    return (longs or param.opts)[0]
+
+
+def option_metavar(param: Any) -> str | None:
+    if param.is_flag:
+        return None
+    if param.metavar:
+        return param.metavar
+    return METAVARS.get(long_name(param), (param.name or "value").strip("_").upper())
+
+
+def argument_metavar(param: Any) -> tuple[str, bool]:
+    """(name, optional) of a positional argument."""
+    name = param.metavar or (param.name or "arg").upper()
+    optional = not param.required
+    if name.startswith("[") and name.endswith("]"):
+        name, optional = name[1:-1], True
+    return name, optional
+
+
+def help_texts(group: Any) -> dict[str, str]:
+    """The first help found for each long option name, over all commands."""
+    found: dict[str, str] = {}
+    for _, command in visible_commands(group):
+        for param in options_of(command):
+            if param.help:
+                found.setdefault(long_name(param), param.help)
+    return found
+
+
+def help_blocks(text: str) -> list[tuple[str, str]]:
+    """Click's help text as ("para", text) and ("verbatim", text) blocks; a block that
+    starts with a \\b line is kept as written."""
+    blocks = []
+    for chunk in re.split(r"\n\s*\n", text.strip()):
+        lines = chunk.split("\n")
+        if lines[0].strip() == "\b":
+            blocks.append(("verbatim", "\n".join(lines[1:])))
+        else:
+            blocks.append(("para", " ".join(line.strip() for line in lines)))
+    return blocks
+
+
+def format_default(value: Any) -> str | None:
+    if value is None or value is False or value == "" or value == () or value == []:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def option_tag(param: Any) -> str:
+    names = ", ".join(bold(name) for name in option_names(param))
+    metavar = option_metavar(param)
+    return names + (" " + italic(metavar) if metavar else "")
+
+
+def option_body(param: Any, shared_help: dict[str, str]) -> str:
+    """The option's help (roff), with its default, repeatability and variable."""
+    text = param.help or shared_help.get(long_name(param)) or FALLBACK_HELP.get(long_name(param))
+    sentences = [_chars(text.strip())] if text else []
+    default = None if param.is_flag or param.required else format_default(param.default)
+    if default is not None:
+        sentences.append(f"Default: {bold(default)}.")
+    if param.multiple and "repeat" not in (text or "").lower():
+        sentences.append("May be given more than once.")
+    envvar = getattr(param, "envvar", None)
+    if envvar:
+        names = [envvar] if isinstance(envvar, str) else list(envvar)
+        sentences.append("Environment: " + ", ".join(bold(name) for name in names) + ".")
+    return " ".join(sentences)
+
+
+def synopsis(name: str, command: Any) -> str:
+    pieces = [bold(f"tapesched {name}")]
+    options = options_of(command)
+    if len(options) > SYNOPSIS_MAX_OPTIONS:
+        pieces.append(r"[\fIoptions\fR]")
+    else:
+        for param in options:
+            metavar = option_metavar(param)
+            spelled = bold(long_name(param)) + (r"\~" + italic(metavar) if metavar else "")
+            if param.secondary_opts:
+                spelled += "|" + "|".join(bold(opt) for opt in param.secondary_opts)
+            pieces.append(spelled if param.required else f"[{spelled}]")
+    for param in arguments_of(command):
+        metavar, optional = argument_metavar(param)
+        pieces.append(f"[{italic(metavar)}]" if optional else italic(metavar))
+    return " ".join(pieces)
+
+
+# --- the man page ---------------------------------------------------------------
+
+
+def render_man(group: Any | None = None) -> str:
+    from tapesched import __version__
+
+    group = group if group is not None else cli_group()
+    page = Page()
+    page.raw(
+        r".\" Generated by tools/gen_docs.py from the tapesched command line: do not edit.",
+        r".\" Regenerate with: python tools/gen_docs.py",
+        f'.TH TAPESCHED 1 {MANUAL_DATE} "tapesched {escape(__version__)}" "User Commands"',
+        ".ad l",
+        ".nh",
+    )
+    _name_synopsis_description(page)
+    _options(page, group)
+    _commands(page, group)
+    for section in (
+        _schedules,
+        _dst_rule,
+        _how_runs_happen,
+        _exit_status,
+        _files,
+        _environment,
+        _examples,
+        _see_also,
+    ):
+        section(page)
+    return page.text()
+
+
+def _name_synopsis_description(page: Page) -> None:
+    page.sh("NAME")
+    page.raw(r"tapesched \- schedule tape backup jobs, driven by cron")
+    page.sh("SYNOPSIS")
+    page.raw(
+        rf"{bold('tapesched')} [{bold('--db')}\~{italic('PATH')}] {italic('command')} "
+        rf"[{italic('options')}] [{italic('arguments')}]",
+        ".br",
+        rf"{bold('tapesched')} {italic('command')} {bold('--help')}",
+        ".br",
+        rf"{bold('tapesched --version')}",
+    )
+    page.sh("DESCRIPTION")
+    page.para(
+        """**tapesched** schedules tape jobs on one host. You manage tasks with its
+        commands; system cron (or a systemd timer) calls **tapesched tick** once a minute.
+        Each due task runs as a detached process: a backup with GNU **tar** (full or
+        incremental) onto a tape drive or a directory used as a virtual tape, a recovery,
+        a cleanup of old history, a health or retention check, or a command of your own.
+        The outcome goes into the task's execution log and statistics. Nothing stays
+        resident between ticks.""",
+        first=True,
+    )
+    page.para(
+        """Tasks are named by name or by numeric id. Every command that prints data takes
+        **--json** after the command name (**tapesched list --json**): machine output on
+        standard output and nothing else there, with the task's field names
+        (task_name, schedule_type, next_run_time, ...), enum values in lower case and
+        instants in ISO 8601 with their UTC offset. Errors are one line on standard
+        error, __tapesched: what is wrong; what is accepted__, never a traceback, and
+        leave the database unchanged."""
+    )
+
+
+def _options(page: Page, group: Any) -> None:
+    page.sh("OPTIONS")
+    page.para("These go before the command name.", first=True)
+    for param in options_of(group):
+        page.item(option_tag(param), option_body(param, {}))
+    page.item(
+        f"{bold('-h')}, {bold('--help')}",
+        inline("Print the help of **tapesched**, or of one command after its name."),
+    )
+
+
+def _commands(page: Page, group: Any) -> None:
+    page.sh("COMMANDS")
+    page.para(
+        """Each command takes **-h** or **--help**. Options and arguments may come in any
+        order after the command name.""",
+        first=True,
+    )
+    shared_help = help_texts(group)
+    for name, command in visible_commands(group):
+        page.ss(name)
+        page.raw(fill(synopsis(name, command)))
+        for kind, text in help_blocks(command.help or command.short_help or ""):
+            if kind == "para":
+                page.para(text, markup=False)
+            else:  # help laid out by hand (\b): as it is, at the text's indent
+                page.example(text, indent=False)
+        for param in arguments_of(command):
+            metavar, _ = argument_metavar(param)
+            page.item(italic(metavar), _chars(param.help or ""))
+        for param in options_of(command):
+            page.item(option_tag(param), option_body(param, shared_help))
+
+
+def _schedules(page: Page) -> None:
+    page.sh("SCHEDULES")
+    page.para(
+        """A task has one schedule, given to **add**, **edit** and **preview** either as
+        JSON, **--schedule-type** __TYPE__ **--schedule-config** __JSON__ (the "seed
+        form" of the options' help), or with a shorthand for people. The seven forms:""",
+        first=True,
+    )
+    forms = [
+        (
+            "once",
+            '{"datetime": "2026-12-25 14:30:00"}',
+            "--once '2026-12-25 14:30'",
+            """That instant, once. A time in the past is refused unless **--force**
+            (the task then runs at the next tick).""",
+        ),
+        (
+            "interval",
+            '{"interval": 30, "unit": "minutes"}',
+            "--every 30m, --every 2h, --every 1d",
+            """Units **minutes**, **hours** or **days**; an optional **"start": "2026-12-01
+            00:00"** anchors it. Counts elapsed time from the previous scheduled time (or
+            the start, or the task's creation), not wall-clock time.""",
+        ),
+        ("daily", '{"time": "02:00:00"}', "--daily 02:00", "Every day at that time."),
+        (
+            "weekly",
+            '{"day_of_week": 0, "time": "02:00:00"}',
+            "--weekly mon,thu --at 02:00",
+            "Days 0 = Monday to 6 = Sunday, one or a list.",
+        ),
+        (
+            "monthly",
+            '{"day_of_month": 31, "time": "02:00:00"}',
+            "--monthly 31 --at 02:00",
+            """Days 1 to 31; a day past the month's end runs on its last day (31 runs on
+            30 April, 28 or 29 February).""",
+        ),
+        (
+            "yearly",
+            '{"month": 2, "day": 29, "time": "02:00:00"}',
+            "--yearly 02-29 --at 02:00",
+            "29 February runs on 28 February in common years.",
+        ),
+        (
+            "cron",
+            '{"cron": "0 2,14 * * *"}',
+            "--cron '0 2,14 * * *'",
+            "A 5-field cron expression (minute, hour, day of month, month, day of week).",
+        ),
+    ]
+    for kind, config, shorthand, meaning in forms:
+        page.item(bold(kind))
+        page.raw(rf"{bold('--schedule-config')} {bold(repr_shell(config))}")
+        page.raw(".br")
+        page.raw(bold(shorthand))
+        page.raw(".br")
+        page.raw(fill(inline(" ".join(meaning.split()))))
+    page.para(
+        """Times are __HH:MM__ or __HH:MM:SS__; **--at** defaults to 00:00. Wall-clock
+        schedules are evaluated in the task's **--timezone**, an IANA name such as
+        Europe/Berlin (default: the host's zone, stored by name). Bad schedules are
+        refused at **add** and **edit** with one line naming the field, the value and the
+        accepted form, for example:"""
+    )
+    page.raw(
+        ".IP",
+        fill(
+            escape(
+                "tapesched: schedule_config.time: '25:00' is not a time; "
+                "expected HH:MM or HH:MM:SS (00:00-23:59)"
+            )
+        ),
+    )
+    page.para(
+        """**tapesched preview** shows the next runs of a task or of schedule options
+        without saving anything."""
+    )
+
+
+def repr_shell(text: str) -> str:
+    """A JSON value as typed in a shell: in single quotes."""
+    return f"'{text}'"
+
+
+def _dst_rule(page: Page) -> None:
+    page.sh("DST RULE")
+    page.para(
+        """tapesched follows cron(8), not systemd (which skips the day). A run whose local
+        time does not exist (the clocks spring forward) runs at the first instant after
+        the gap: 02:30 becomes 03:00. A local time that happens twice (the clocks fall
+        back) runs once, at its first occurrence.""",
+        first=True,
+    )
+    page.para(
+        """A schedule that repeats within the hour (**interval**, or a cron expression
+        with __*__ or a step in the hour field) follows elapsed time instead, so it runs
+        in both copies of the repeated hour and not in the gap. No DST change loses or
+        doubles a fixed-time run. **preview** marks runs moved past a gap **dst_gap** and
+        runs in a repeated hour **dst_repeat**."""
+    )
+
+
+def _how_runs_happen(page: Page) -> None:
+    page.sh("HOW RUNS HAPPEN")
+    page.para(
+        """**tick** takes a non-blocking lock on __locks/tick.lock__ (a second tick finding
+        it held exits 0 at once), writes a heartbeat, marks runs whose runner vanished as
+        **lost**, stops runs past their timeout, then claims due tasks oldest first. Each
+        claim is one short write transaction that moves the task's next run time on only
+        if it still holds the value read, so a schedule slot runs once even when ticks
+        run concurrently. At most **TAPESCHED_MAX_CONCURRENT_RUNS** runners (default 4)
+        run at once; the rest stay due for the next tick. **tick** is quiet when all is
+        well, and prints one line per problem on standard error otherwise.""",
+        first=True,
+    )
+    page.para(
+        """Each run is a detached runner process in a new session, with standard input
+        from /dev/null and its output in __logs/<task>/<id>.log__, never in cron's mail.
+        The job runs in its own process group; **stop** and timeouts send it SIGTERM,
+        then SIGKILL after a grace period. A task still running when its next time comes
+        gets a **skipped** execution (never two runs of one task at once). After downtime
+        a task whose time passed runs once as a catch-up, however many times it was
+        missed, unless **--misfire skip** or **--misfire-grace** says otherwise. One job
+        runs per tape drive: a task whose device is busy stays due (shown **queued**) and
+        starts at a later tick."""
+    )
+    page.para(
+        """Execution statuses: **running**, **success**, **failed**, **cancelled** (stopped
+        by an operator), **skipped** and **lost** (the runner died without recording a
+        result; counted as a failure). Task statuses: **active**, **inactive** (disabled),
+        **running**, **paused** (its last run was stopped) and **error** (its last run
+        failed or was lost); a task in any of these stays scheduled while enabled."""
+    )
+
+
+def _exit_status(page: Page) -> None:
+    page.sh("EXIT STATUS")
+    for code, meaning in [
+        ("0", "Done."),
+        ("1", "The job or operation failed (**run --wait** of a failed job; **tick** problems)."),
+        ("2", "Invalid usage or input."),
+        ("3", "No such task or execution."),
+        ("4", "Conflict: name taken, task already running, nothing to stop."),
+        ("5", "Storage unavailable: locked past the busy timeout, unwritable, corrupt."),
+    ]:
+        page.item(bold(code), inline(meaning))
+
+
+def _files(page: Page) -> None:
+    page.sh("FILES")
+    page.para(
+        """The state folder is **TAPESCHED_HOME** if set; else, when **--db** or
+        **TAPESCHED_DB** names the database, the folder holding it; else
+        __/var/lib/tapesched__ for root and __$XDG_STATE_HOME/tapesched__
+        (__~/.local/state/tapesched__) for other users. It is never under /tmp by default
+        (cron and systemd units often have a private /tmp). Folders are created with mode
+        0700, files 0600. It holds:""",
+        first=True,
+    )
+    for path, meaning in [
+        ("tapesched.db", "The SQLite database (WAL mode): tasks, executions, heartbeat."),
+        ("logs/<task>/<id>.log", "What each run printed (see **tapesched output**)."),
+        (
+            "locks/",
+            """__tick.lock__, __exec-<id>.lock__ (held by each runner for its life) and
+            __device-*.lock__ (one per tape drive or virtual tape).""",
+        ),
+        ("snapshots/", "GNU tar's incremental state, one file per backup chain."),
+    ]:
+        page.item(italic(path), inline(" ".join(meaning.split())))
+
+
+def _environment(page: Page) -> None:
+    page.sh("ENVIRONMENT")
+    for name, meaning in [
+        ("TAPESCHED_HOME", "The state folder (see **FILES**), used as given."),
+        ("TAPESCHED_DB", "The database file; the same as **--db**."),
+        (
+            "TAPESCHED_MAX_CONCURRENT_RUNS",
+            "Most runners at once (default 4); the same as **tick --max-concurrent**.",
+        ),
+        ("TAPESCHED_BUSY_TIMEOUT", "Seconds to wait for a locked database (default 10)."),
+        ("NO_COLOR", "When set, tables are printed without colour."),
+    ]:
+        page.item(bold(name), inline(meaning))
+
+
+def _examples(page: Page) -> None:
+    page.sh("EXAMPLES")
+    page.para(
+        """A nightly database dump, a weekly full backup to a tape drive with daily
+        incrementals, and a cleanup of old history:""",
+        first=True,
+    )
+    page.example(
+        """
+tapesched add nightly-db --daily 02:00 --timeout 3600 \\
+    --command 'pg_dump -f /backup/db.sql mydb'
+tapesched add weekly-full --weekly sun --at 01:00 \\
+    --source /srv/data --device /dev/nst0
+tapesched add daily-incr --daily 01:00 \\
+    --source /srv/data --device /dev/nst0 --level incremental
+tapesched add prune --daily 04:00 \\
+    --action cleanup --action-config '{"retention_days": 30}'
+"""
+    )
+    page.para("Look at the tasks, try a schedule, run a task now and read its log:")
+    page.example(
+        """
+tapesched list
+tapesched preview --cron '30 2 * * *' --timezone Europe/Berlin \\
+    --from 2026-03-27 --count 4
+tapesched run nightly-db --wait
+tapesched logs nightly-db --limit 5
+tapesched tick --now '2026-12-01 02:00' --dry-run
+"""
+    )
+    page.para(
+        """The crontab line (**crontab -e**; **tapesched init** prints it with the absolute
+        path of your install, because cron's PATH is minimal):"""
+    )
+    page.example("* * * * * /usr/local/bin/tapesched tick")
+    page.para(
+        """Or a systemd service and timer instead of cron. __KillMode=process__ keeps the
+        detached runners alive when **tick** exits; __AccuracySec=1s__ keeps the ticks on
+        the minute. Save them as
+        __/etc/systemd/system/tapesched-tick.service__:"""
+    )
+    page.example(
+        """
+[Unit]
+Description=tapesched tick: launch due tape jobs
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/tapesched tick
+KillMode=process
+"""
+    )
+    page.para("and __/etc/systemd/system/tapesched-tick.timer__:")
+    page.example(
+        """
+[Unit]
+Description=Run tapesched tick every minute
+
+[Timer]
+OnCalendar=*-*-* *:*:00
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+"""
+    )
+    page.para("then:")
+    page.example("systemctl daemon-reload\nsystemctl enable --now tapesched-tick.timer")
+
+
+def _see_also(page: Page) -> None:
+    page.sh("SEE ALSO")
+    refs = ["cron(8)", "crontab(5)", "tar(1)", "mt(1)", "systemd.timer(5)"]
+    page.raw(",\n".join(rf"{bold(ref.split('(')[0])}({ref.split('(')[1]}" for ref in refs))
+
+
+# --- completions ---------------------------------------------------------------
+
+
+def completion_script(shell: str) -> str:
+    """What `tapesched completion SHELL` prints, from the real command line."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("_TAPESCHED")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "tapesched", "completion", shell],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tapesched completion {shell} failed: {done.stderr.strip()}")
+    script = done.stdout
+    if shell == "zsh":
+        script = zsh_autoload_fix(script)
+    return script
+
+
+def zsh_autoload_fix(script: str) -> str:
+    """Make the zsh script complete on the first Tab when autoloaded from fpath.
+
+    Installed as share/zsh/site-functions/_tapesched, compinit autoloads the file's
+    body as the function _tapesched; typer's script then only registers
+    _tapesched_completion for the next Tab. Calling it once when run as _tapesched
+    completes this Tab too; sourced or eval'ed, the script behaves as before.
+    Idempotent: a script that already handles this is left alone.
+    """
+    if "funcstack" in script:
+        return script
+    return script.rstrip("\n") + (
+        "\n\n# Autoloaded from fpath as _tapesched: complete this first Tab too.\n"
+        'if [[ "${funcstack[1]}" == "_tapesched" ]]; then\n'
+        '  _tapesched_completion "$@"\n'
+        "fi\n"
+    )
+
+
+# --- driver ---------------------------------------------------------------------
+
+
+def outputs() -> dict[Path, str]:
+    """Every generated file (relative to the repository) and its content."""
+    files = {MAN_PAGE: render_man()}
+    for shell, path in COMPLETIONS.items():
+        files[path] = completion_script(shell)
+    return files
+
+
+def stale(files: dict[Path, str] | None = None) -> list[Path]:
+    """The generated files whose committed content differs from what would be generated."""
+    files = files if files is not None else outputs()
+    return [path for path, text in files.items() if _read(ROOT / path) != text]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def write(files: dict[Path, str] | None = None) -> list[Path]:
+    """Write the files that changed; return them."""
+    changed = stale(files := files if files is not None else outputs())
+    for path in changed:
+        (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
+        (ROOT / path).write_text(files[path], encoding="utf-8")
+    return changed
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a file is stale"
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.check:
+        old = stale()
+        for path in old:
+            sys.stderr.write(f"{path} is stale: run python tools/gen_docs.py\n")
+        return 1 if old else 0
+    for path in write():
+        sys.stdout.write(f"wrote {path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
