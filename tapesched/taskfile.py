@@ -110,7 +110,9 @@ def _normalize(entry: dict[str, Any], host_zone: str) -> dict[str, Any]:
     )
     if not isinstance(definition["action_config"], dict):
         raise InvalidInput("action_config: expected a table")
-    validate_action(str(definition["action_type"]), definition["action_config"])
+    definition["action_config"], _ = validate_action(
+        str(definition["action_type"]), definition["action_config"]
+    )
     for key in ("timeout", "misfire_grace", "device_wait"):
         value = definition[key]
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):

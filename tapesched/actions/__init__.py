@@ -9,6 +9,7 @@ the actions themselves.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import stat
 from collections.abc import Callable
@@ -20,7 +21,7 @@ ACTION_TYPES = ("backup", "recovery", "cleanup", "health_check", "retention_chec
 
 
 def _string(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
+    return isinstance(value, str) and value != "" and "\x00" not in value
 
 
 def _string_list(value: Any) -> bool:
@@ -70,6 +71,28 @@ def _task_ref(value: Any) -> bool:
     return _string(value) or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
 
 
+def _int_between(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda value: _int_at_least(low)(value) and value <= high
+
+
+def _number_between(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda value: _positive_number(value) and low < value <= high
+
+
+def _string_items(value: Any) -> bool:
+    return isinstance(value, list) and all(_string(item) for item in value)
+
+
+def _point(value: Any) -> bool:
+    return value == "latest" or (isinstance(value, str) and bool(_EXECUTION_ID.match(value)))
+
+
+_EXECUTION_ID = re.compile(r"^[0-9a-fA-F-]{8,36}$")
+# Bounds that keep date arithmetic far from overflow (and catch typos).
+MAX_DAYS = 36500
+MAX_HOURS = 24 * 3660
+
+
 # key -> (check, accepted form, required)
 SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
     "backup": {
@@ -77,11 +100,7 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
         "device": (_string, "a tape drive such as /dev/nst0 or a directory", True),
         "task_type": (lambda v: v in ("full", "incremental"), "full or incremental", False),
         "compression_enabled": (_bool, "true or false", False),
-        "exclude": (
-            lambda v: isinstance(v, list) and all(_string(i) for i in v),
-            "a list of tar --exclude patterns",
-            False,
-        ),
+        "exclude": (_string_items, "a list of tar --exclude patterns", False),
         "block_size": (
             lambda v: _int_at_least(1)(v) and v <= 4096,
             "a tar blocking factor, 1-4096 records of 512 bytes",
@@ -90,35 +109,43 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
     },
     "recovery": {
         "from_task": (_task_ref, "the name or id of a backup task", True),
-        "point": (_string, "latest or the execution id of a backup", False),
+        "point": (_point, "latest or the execution id of a backup (8+ hex characters)", False),
         "target_path": (_string, "an absolute path", True),
         "paths": (
-            lambda v: isinstance(v, list) and all(_string(i) for i in v),
-            "a list of paths inside the archive",
+            _string_items,
+            "a list of backed-up paths to restore (/data/x), without '..'",
             False,
         ),
         "overwrite": (_bool, "true or false", False),
     },
     "cleanup": {
-        "retention_days": (_int_at_least(1), "a whole number of days, at least 1", True),
+        "retention_days": (
+            _int_between(1, MAX_DAYS),
+            f"a whole number of days, 1-{MAX_DAYS}",
+            True,
+        ),
         "include_archives": (_bool, "true or false", False),
     },
     "health_check": {
-        "devices": (
-            lambda v: isinstance(v, list) and all(_string(i) for i in v),
-            "a list of devices",
-            False,
-        ),
+        "devices": (_string_items, "a list of tape drives or virtual-tape directories", False),
         "min_free_mb": (_int_at_least(0), "a whole number of MiB, 0 or more", False),
     },
     "retention_check": {
         "tasks": (
-            lambda v: isinstance(v, list) and all(_task_ref(i) for i in v),
+            lambda v: isinstance(v, list) and bool(v) and all(_task_ref(i) for i in v),
             "a list of backup task names or ids",
             False,
         ),
-        "max_age_hours": (_positive_number, "a number of hours above 0", False),
-        "retention_days": (_int_at_least(1), "a whole number of days, at least 1", False),
+        "max_age_hours": (
+            _number_between(0, MAX_HOURS),
+            f"a number of hours above 0, at most {MAX_HOURS}",
+            False,
+        ),
+        "retention_days": (
+            _int_between(1, MAX_DAYS),
+            f"a whole number of days, 1-{MAX_DAYS}",
+            False,
+        ),
     },
     "custom": {
         "command": (_command, "an argument list or a command string", True),
@@ -140,7 +167,9 @@ ABSOLUTE_PATH_KEYS = {"backup": ("source_paths",), "recovery": ("target_path",)}
 def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Given an action type and its config, return (config, warnings).
 
-    The config is stored as given. Raise InvalidInput naming the field and the
+    The config is stored as given, except `device`, normalized (/srv/vtape/ ->
+    /srv/vtape) because it names the device lock: two spellings of one drive
+    must never run two jobs at once. Raise InvalidInput naming the field and the
     accepted form for an unknown type, a missing or unknown key, a wrong type
     or a value out of range. Warnings name paths that do not exist yet (a mount
     may bring them); those are checked again at run time.
@@ -168,6 +197,8 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
             raise InvalidInput(
                 f"action_config.{key}: {config[key]!r} is not valid; expected {form}"
             )
+    if isinstance(config.get("device"), str):
+        config = {**config, "device": os.path.normpath(config["device"])}
     warnings: list[str] = []
     for key in ABSOLUTE_PATH_KEYS.get(action_type, ()):
         values = config[key] if isinstance(config[key], list) else [config[key]]
@@ -175,14 +206,70 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
             if not os.path.isabs(value):
                 raise InvalidInput(f"action_config.{key}: '{value}' is not an absolute path")
     if action_type == "backup":
+        _check_sources(config["source_paths"])
         for path in config["source_paths"]:
-            if not os.path.exists(path):
+            if not os.path.lexists(path):
                 warnings.append(f"source path {path} does not exist now; it is checked at run time")
-        device_kind(config["device"])
+        if device_kind(config["device"]) == "directory":
+            _check_device_outside(config["device"], config["source_paths"])
+            if not os.path.lexists(config["device"]):
+                warnings.append(
+                    f"virtual tape {config['device']} does not exist now; "
+                    "it is created (mode 0700) at the first backup"
+                )
+    if action_type == "recovery":
+        for path in config.get("paths", []):
+            parts = path.strip("/").split("/")
+            if not path.strip("/") or ".." in parts:
+                raise InvalidInput(
+                    f"action_config.paths: '{path}' is not valid; expected a backed-up path "
+                    "such as /data/projects, without '..'"
+                )
+        target = config["target_path"]
+        if _non_empty_dir(target) and not config.get("overwrite"):
+            warnings.append(
+                f"target_path {target} is not empty now; the run refuses a non-empty target "
+                "unless overwrite is true"
+            )
+        elif os.path.lexists(target) and not os.path.isdir(target):
+            warnings.append(f"target_path {target} exists and is not a directory")
     if action_type == "health_check":
         for device in config.get("devices", []):
             device_kind(device)
     return config, warnings
+
+
+def _non_empty_dir(path: str) -> bool:
+    try:
+        return os.path.isdir(path) and bool(os.listdir(path))
+    except OSError:
+        return False
+
+
+def _check_device_outside(device: str, sources: list[str]) -> None:
+    """Refuse a virtual tape inside a source: every backup would hold all the earlier ones."""
+    folder = os.path.normpath(device)
+    for source in sources:
+        top = os.path.normpath(source)
+        if folder == top or folder.startswith(top.rstrip("/") + "/"):
+            raise InvalidInput(
+                f"action_config.device: the virtual tape {device} is inside the source {source}; "
+                "each backup would contain the earlier ones; put it outside the sources"
+            )
+
+
+def _check_sources(sources: list[str]) -> None:
+    """Refuse a source given twice or inside another: tar would store it twice."""
+    normalized = [os.path.normpath(path) for path in sources]
+    for index, first in enumerate(normalized):
+        for second in normalized[index + 1 :]:
+            if first == second:
+                raise InvalidInput(f"action_config.source_paths: {first} is given twice")
+            outer, inner = sorted((first, second), key=len)
+            if inner.startswith(outer.rstrip("/") + "/"):
+                raise InvalidInput(
+                    f"action_config.source_paths: {inner} is inside {outer}; give only {outer}"
+                )
 
 
 def device_kind(device: str) -> str:
@@ -199,10 +286,14 @@ def device_kind(device: str) -> str:
     try:
         mode = os.stat(device).st_mode
     except FileNotFoundError:
-        return "tape" if device.startswith("/dev/") else "directory"
+        if device.startswith("/dev/"):
+            _refuse_rewinding(device)
+            return "tape"
+        return "directory"
     except OSError as error:
         raise InvalidInput(f"action_config.device: {device}: {error.strerror}") from None
     if stat.S_ISCHR(mode):
+        _refuse_rewinding(device)
         return "tape"
     if stat.S_ISDIR(mode):
         return "directory"
@@ -210,3 +301,13 @@ def device_kind(device: str) -> str:
         f"action_config.device: '{device}' is neither a tape drive (character device) "
         "nor a directory"
     )
+
+
+def _refuse_rewinding(device: str) -> None:
+    # /dev/st0 rewinds at every close: `mt eod` then tar would write over the first archive.
+    if re.match(r"^st\d+[lma]?$", os.path.basename(device)):
+        raise InvalidInput(
+            f"action_config.device: '{device}' is a rewinding tape device; every close rewinds "
+            "the tape and the next archive would overwrite the first; use the non-rewinding "
+            f"node {os.path.join(os.path.dirname(device), 'n' + os.path.basename(device))}"
+        )

@@ -1,0 +1,280 @@
+"""backup: GNU tar onto a tape drive or a virtual tape, full or incremental, one chain.
+
+Full and incremental tasks over the same sources and device form one chain,
+named by chain_id(sources, device). The chain's tar snapshot is
+snapshots/<chain>.snar; a full starts it afresh (level 0), an incremental
+works on a copy, and the copy replaces the snapshot only once the archive is
+complete, so a failed or stopped run leaves the chain as it was.
+
+Sources are archived relative to / (`tar -C / data/x`): /data/x restores to
+TARGET/data/x.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tapesched.actions import device_kind
+from tapesched.actions import tape as tapes
+from tapesched.errors import InvalidInput
+from tapesched.job import ActionFailed, JobContext
+
+# tar exit 1 on create: some files changed while being read. The archive is
+# complete and readable; the run succeeds with a warning in its result.
+TAR_CHANGED = 1
+
+
+def normalize_sources(sources: list[str]) -> list[str]:
+    """Given source paths, return them normalized (no trailing /, no dots) and sorted."""
+    return sorted({os.path.normpath(path) for path in sources})
+
+
+def normalize_device(device: str) -> str:
+    return os.path.normpath(device)
+
+
+def chain_id(sources: list[str], device: str) -> str:
+    """Given sources and a device, return the chain id: 16 hex of a SHA-256."""
+    key = json.dumps([normalize_sources(sources), normalize_device(device)])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def task_chain(action_config: dict[str, Any]) -> str | None:
+    """Given a backup task's config, return its chain id (None if the config is unusable)."""
+    sources, device = action_config.get("source_paths"), action_config.get("device")
+    if not isinstance(sources, list) or not isinstance(device, str):
+        return None
+    return chain_id(sources, device)
+
+
+def member_names(sources: list[str]) -> list[str]:
+    """Given absolute source paths, return tar member names relative to /."""
+    return [os.path.relpath(path, "/") for path in normalize_sources(sources)]
+
+
+def snapshot_paths(snapshots: Path, chain: str) -> tuple[Path, Path]:
+    """The chain's tar snapshot and its small state file (the level reached)."""
+    return snapshots / f"{chain}.snar", snapshots / f"{chain}.json"
+
+
+def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    sources = normalize_sources(config["source_paths"])
+    device = normalize_device(config["device"])
+    requested = config.get("task_type", "full")
+    compress = bool(config.get("compression_enabled", False))
+    exclude = list(config.get("exclude", []))
+    try:
+        kind = device_kind(device)
+    except InvalidInput as error:
+        raise ActionFailed(error.message.removeprefix("action_config.device: ")) from None
+    block_size = int(config.get("block_size") or tapes.DEFAULT_BLOCKS[kind])
+    missing = [path for path in sources if not os.path.lexists(path)]
+    if missing:
+        raise ActionFailed(
+            "source path does not exist: " + ", ".join(missing)
+            if len(missing) == 1
+            else "source paths do not exist: " + ", ".join(missing)
+        )
+    for path in sources:
+        if os.path.islink(path):
+            context.log(f"source {path} is a symbolic link: the link is archived, not its target")
+
+    chain = chain_id(sources, device)
+    snapshot, state_file = snapshot_paths(context.paths.snapshots, chain)
+    state = _read_state(state_file)
+    ran_as = requested
+    if requested == "incremental" and not snapshot.exists():
+        context.log("no full backup in this chain yet: running a full backup")
+        ran_as = "full"
+    level = int(state.get("level", 0)) + 1 if ran_as == "incremental" else 0
+
+    context.paths.snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
+    work_snapshot = context.paths.snapshots / f".{chain}.{context.execution_id}.snar"
+    index_file = context.paths.snapshots / f".{chain}.{context.execution_id}.index"
+    if ran_as == "incremental":
+        shutil.copy2(snapshot, work_snapshot)
+    result: dict[str, Any] = {
+        "level": level,
+        "files": 0,
+        "bytes": 0,
+        "members": 0,
+        "device": device,
+        "backend": "tape" if kind == "tape" else "virtual_tape",
+        "tape_file_number": None,
+        "archive_path": None,
+        "archive_bytes": None,
+        "sha256": None,
+        "chain_id": chain,
+        "task_type_requested": requested,
+        "ran_as": ran_as,
+        "compression": compress,
+        "block_size": block_size,
+        "source_paths": sources,
+        "warnings": [],
+    }
+    context.log(
+        f"{ran_as} backup (level {level}) of {', '.join(sources)} to {device}, chain {chain}"
+    )
+    try:
+        members = member_names(sources)
+        write = _to_drive if kind == "tape" else _to_directory
+        write(context, device, members, work_snapshot, index_file, result, exclude)
+        listing = tapes.parse_listing(index_file.read_text(errors="surrogateescape"))
+        result.update(files=listing.files, bytes=listing.bytes, members=listing.members)
+        # The archive is complete: only now does the chain move on.
+        os.replace(work_snapshot, snapshot)
+        tapes.write_atomically(
+            state_file,
+            json.dumps(
+                {
+                    "chain_id": chain,
+                    "level": level,
+                    "execution_id": context.execution_id,
+                    "source_paths": sources,
+                    "device": device,
+                    "updated_at": context.now().isoformat(),
+                }
+            )
+            + "\n",
+        )
+    finally:
+        for leftover in (work_snapshot, index_file):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    context.log(
+        f"backup complete: {result['files']} files, {result['bytes']} bytes, "
+        + (
+            f"tape file {result['tape_file_number']}"
+            if kind == "tape"
+            else f"{result['archive_path']} sha256 {result['sha256']}"
+        )
+    )
+    return result
+
+
+def _tar(
+    context: JobContext,
+    archive: str,
+    members: list[str],
+    snapshot: Path,
+    index_file: Path,
+    result: dict[str, Any],
+    exclude: list[str],
+) -> None:
+    argv = tapes.tar_create_argv(
+        archive,
+        members,
+        str(snapshot),
+        result["block_size"],
+        result["compression"],
+        exclude,
+        str(index_file),
+    )
+    code, _ = context.run(argv, env=tapes.tar_env())
+    if code == TAR_CHANGED:
+        warning = "tar: some files changed while they were being archived (tar exit 1)"
+        context.log(f"warning: {warning}")
+        result["warnings"].append(warning)
+    elif code < 0:
+        raise ActionFailed(f"tar killed by signal {-code}", result)
+    elif code != 0:
+        raise ActionFailed(f"tar failed (exit {code}); see the job output", result)
+
+
+def _to_drive(
+    context: JobContext,
+    device: str,
+    members: list[str],
+    snapshot: Path,
+    index_file: Path,
+    result: dict[str, Any],
+    exclude: list[str],
+) -> None:
+    if tapes.is_rewinding(device):
+        raise ActionFailed(
+            f"device {device} is a rewinding tape device: each close rewinds the tape and the "
+            "next archive would overwrite the first; use the non-rewinding node (/dev/nst0)"
+        )
+    code, _ = context.run(tapes.eod_argv(device), env=tapes.tar_env())
+    if code != 0:
+        raise ActionFailed(tapes.mt_failure("eod", device, code), result)
+    code, status = context.run(tapes.status_argv(device), env=tapes.tar_env(), capture=True)
+    if code != 0:
+        raise ActionFailed(tapes.mt_failure("status", device, code), result)
+    file_number = tapes.parse_file_number(status)
+    if file_number is None:
+        raise ActionFailed(
+            f"mt status on {device}: no file number in its output (position unknown)", result
+        )
+    result["tape_file_number"] = file_number
+    context.log(f"writing tape file {file_number} on {device}")
+    _tar(context, device, members, snapshot, index_file, result, exclude)
+
+
+def _to_directory(
+    context: JobContext,
+    device: str,
+    members: list[str],
+    snapshot: Path,
+    index_file: Path,
+    result: dict[str, Any],
+    exclude: list[str],
+) -> None:
+    directory = Path(device)
+    try:
+        tapes.prepare_directory(directory)
+    except tapes.TapeError as error:
+        raise ActionFailed(str(error), result) from None
+    compress = result["compression"]
+    number, partial = _allocate(directory, compress)
+    final = directory / tapes.archive_name(number, compress)
+    sidecar = tapes.sidecar_path(final)
+    result["tape_file_number"] = number
+    context.log(f"writing {final}")
+    try:
+        _tar(context, str(partial), members, snapshot, index_file, result, exclude)
+        tapes.fsync_path(partial)
+        digest = tapes.sha256_file(partial, context.check)
+        tapes.write_atomically(sidecar, tapes.sidecar_text(final, digest))
+        os.replace(partial, final)
+        tapes.fsync_path(directory)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        if not final.exists():
+            with contextlib.suppress(FileNotFoundError):
+                sidecar.unlink()
+        raise
+    tapes.write_label(directory, number)
+    result.update(archive_path=str(final), archive_bytes=final.stat().st_size, sha256=digest)
+
+
+def _allocate(directory: Path, compress: bool) -> tuple[int, Path]:
+    """Claim the next file number by creating its partial file (0600, exclusively: tar
+    keeps the mode, and a writer from another state folder cannot take the same number)."""
+    number = tapes.next_file_number(directory)
+    for _ in range(100):
+        partial = directory / tapes.partial_name(number, compress)
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            number = max(number + 1, tapes.next_file_number(directory))
+            continue
+        except OSError as error:
+            raise ActionFailed(f"device {directory}: cannot write ({error.strerror})") from None
+        return number, partial
+    raise ActionFailed(f"device {directory}: cannot claim a file number (busy)")
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

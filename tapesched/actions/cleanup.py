@@ -1,0 +1,255 @@
+"""cleanup: prune execution history, output logs and (optionally) expired virtual-tape archives.
+
+What is never removed:
+- a run in progress (its row or its log);
+- the record of a successful backup whose archive is kept: recovery reads the
+  chain from those rows. Archives on a tape drive are never removed (recycling
+  a tape is the operator's call), so their records stay;
+- with include_archives, an expired archive that a kept archive still needs
+  (the full and the incrementals a kept incremental builds on), and the newest
+  restore point of every chain, even when it has expired: cleanup never
+  removes the last backup of a chain.
+Files are removed only after the rows that name them are gone; archives that
+no row names are left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, delete, select
+
+from tapesched.actions import tape as tapes
+from tapesched.actions.recovery import Backup
+from tapesched.job import ActionFailed, JobContext
+from tapesched.models import Execution, Task
+
+
+@dataclass
+class ArchivePlan:
+    """Which expired archives of one chain go, and which stay because they are needed."""
+
+    delete: list[Backup] = field(default_factory=list)
+    needed: list[Backup] = field(default_factory=list)
+
+
+def plan_archives(backups: list[Backup], cutoff: datetime) -> ArchivePlan:
+    """Given one chain's backups (oldest first) and the cutoff, return the plan.
+
+    The chain is cut into restore sets, each a full and its incrementals. A set
+    whose newest member is expired is wholly expired and goes, except the newest
+    set of the chain, kept as the last restore point. In a set with a kept
+    member every expired member is needed. Tape-drive archives are never deleted.
+    """
+    sets: list[list[Backup]] = []
+    for item in backups:
+        if item.is_full or not sets:
+            sets.append([])
+        sets[-1].append(item)
+    plan = ArchivePlan()
+    for number, members in enumerate(sets):
+        expired = [item for item in members if item.completed_at < cutoff]
+        if not expired:
+            continue
+        newest_set = number == len(sets) - 1
+        if len(expired) == len(members) and not newest_set:
+            for item in expired:
+                if item.result.get("backend") == "virtual_tape":
+                    plan.delete.append(item)
+        else:
+            plan.needed.extend(expired)
+    return plan
+
+
+def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    days = int(config["retention_days"])
+    include_archives = bool(config.get("include_archives", False))
+    now = context.now()
+    cutoff = now - timedelta(days=days)
+    context.log(
+        f"removing history older than {days} days (before {cutoff.isoformat()})"
+        + (", and expired virtual-tape archives" if include_archives else "")
+    )
+    removed_archives: list[Backup] = []
+    needed: list[Backup] = []
+    with context.store.write() as session:
+        backups = _successful_backups(session)
+        keep_rows = {item.execution_id for item in backups}
+        if include_archives:
+            for chain_items in _by_chain(backups).values():
+                plan = plan_archives(chain_items, cutoff)
+                removed_archives.extend(plan.delete)
+                needed.extend(plan.needed)
+            keep_rows -= {item.execution_id for item in removed_archives}
+        old = list(
+            session.exec(
+                select(Execution).where(
+                    Execution.status != "running",
+                    func.coalesce(Execution.completed_at, Execution.created_at) < cutoff,
+                    Execution.execution_id != context.execution_id,
+                )
+            )
+        )
+        doomed = [row for row in old if row.execution_id not in keep_rows]
+        doomed_ids = [row.execution_id for row in doomed]
+        for start in range(0, len(doomed_ids), 500):
+            session.exec(
+                delete(Execution).where(
+                    col(Execution.execution_id).in_(doomed_ids[start : start + 500]),
+                    Execution.status != "running",
+                )
+            )
+        referenced = {
+            path for path in session.exec(select(Execution.log_path)).all() if path is not None
+        }
+    # The rows are gone (committed); now the files they named.
+    problems: list[str] = []
+    logs_removed = _remove_logs(
+        [row.log_path for row in doomed if row.log_path], referenced, problems
+    )
+    logs_removed += _remove_orphan_logs(context.paths.logs, referenced, cutoff, problems)
+    archives_removed: list[str] = []
+    for item in removed_archives:
+        archive = Path(item.result["archive_path"])
+        for path in (archive, tapes.sidecar_path(archive)):
+            try:
+                path.unlink()
+                if path == archive:
+                    archives_removed.append(str(archive))
+                    context.log(f"removed expired archive {archive} ({item.execution_id})")
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                problems.append(f"{path}: {error.strerror}")
+    partials_removed = (
+        _remove_stale_partials(context, backups, cutoff, problems) if include_archives else []
+    )
+    temporaries_removed = _remove_stale_temporaries(context.paths.snapshots, cutoff, problems)
+    result = {
+        "retention_days": days,
+        "cutoff": cutoff.isoformat(),
+        "executions_removed": doomed_ids,
+        "logs_removed": logs_removed,
+        "archives_removed": archives_removed,
+        "partial_archives_removed": partials_removed,
+        "temporary_files_removed": temporaries_removed,
+        "archives_kept_for_chains": [
+            item.result.get("archive_path") or f"tape file {item.result.get('tape_file_number')}"
+            for item in needed
+        ],
+        "problems": problems,
+    }
+    kept = len(old) - len(doomed)
+    context.log(
+        f"removed {len(doomed_ids)} executions, {len(logs_removed)} logs, "
+        f"{len(archives_removed)} archives; kept {kept} expired backup records "
+        f"and {len(needed)} expired archives that kept backups need"
+    )
+    if problems:
+        raise ActionFailed("cleanup could not remove: " + "; ".join(problems), result)
+    return result
+
+
+def _successful_backups(session: Any) -> list[Backup]:
+    backup_tasks = select(Task.id).where(Task.action_type == "backup")
+    rows = session.exec(
+        select(Execution)
+        .where(col(Execution.task_id).in_(backup_tasks), Execution.status == "success")
+        .order_by(col(Execution.completed_at), col(Execution.started_at))
+    )
+    return [
+        Backup(row.execution_id, row.task_id, row.completed_at, row.result)
+        for row in rows
+        if isinstance(row.result, dict) and row.result.get("chain_id")
+    ]
+
+
+def _by_chain(backups: list[Backup]) -> dict[str, list[Backup]]:
+    chains: dict[str, list[Backup]] = {}
+    for item in backups:
+        chains.setdefault(item.result["chain_id"], []).append(item)
+    return chains
+
+
+def _remove_logs(paths: list[str], referenced: set[str], problems: list[str]) -> list[str]:
+    removed = []
+    for path in paths:
+        if path in referenced:
+            continue
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            problems.append(f"{path}: {error.strerror}")
+    return removed
+
+
+def _remove_orphan_logs(
+    logs: Path, referenced: set[str], cutoff: datetime, problems: list[str]
+) -> list[str]:
+    """Output logs older than the cutoff that no execution names (their task was deleted)."""
+    candidates = []
+    with contextlib.suppress(FileNotFoundError):
+        for folder in os.scandir(logs):
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(folder.path):
+                if not entry.name.endswith(".log") or entry.path in referenced:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff.timestamp():
+                        candidates.append(entry.path)
+    return _remove_logs(candidates, referenced, problems)
+
+
+def _remove_stale_partials(
+    context: JobContext, backups: list[Backup], cutoff: datetime, problems: list[str]
+) -> list[str]:
+    """Partial archives left by a killed backup, untouched since before the cutoff."""
+    removed = []
+    with context.store.read() as session:
+        devices = {
+            task.device
+            for task in session.exec(select(Task).where(Task.action_type == "backup"))
+            if task.device
+        }
+    devices |= {item.result.get("device") for item in backups if item.result.get("device")}
+    for device in sorted(devices):
+        try:
+            entries = list(os.scandir(device)) if Path(device).is_dir() else []
+        except OSError as error:
+            problems.append(f"{device}: {error.strerror}")
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(".partial")):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff.timestamp():
+                    os.unlink(entry.path)
+                    removed.append(entry.path)
+                    context.log(f"removed stale partial archive {entry.path}")
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                problems.append(f"{entry.path}: {error.strerror}")
+    return removed
+
+
+def _remove_stale_temporaries(snapshots: Path, cutoff: datetime, problems: list[str]) -> list[str]:
+    """Working copies of snapshots and listings (dot files) that a killed run left behind."""
+    candidates = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(snapshots):
+            if entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff.timestamp():
+                        candidates.append(entry.path)
+    return _remove_logs(candidates, set(), problems)

@@ -1,0 +1,350 @@
+"""recovery: restore a backup chain, up to a point, into a target folder.
+
+The chain of the `from_task` backup task is every successful backup of any
+task with the same sources and device. The restore takes the latest full at
+or before the point and each incremental after it up to the point, checks
+every archive first (SHA-256 on a virtual tape; a readable listing with the
+recorded member count on a drive), and only then extracts them in order with
+--listed-incremental=/dev/null, so deletions and renames are replayed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from tapesched.actions import backup
+from tapesched.actions import tape as tapes
+from tapesched.errors import NotFound
+from tapesched.job import ActionFailed, JobContext
+from tapesched.models import Execution, Task
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One successful backup of a chain, as recovery and cleanup see it."""
+
+    execution_id: str
+    task_id: int
+    completed_at: datetime
+    result: dict[str, Any]
+
+    @property
+    def is_full(self) -> bool:
+        return self.result.get("ran_as") == "full" or self.result.get("level") == 0
+
+
+def restore_plan(backups: list[Backup], point: str) -> list[Backup]:
+    """Given a chain's backups in order and a point ('latest' or an execution id, or a
+    unique prefix of 8+ characters), return the backups to restore: the latest full
+    at or before the point and each incremental after it up to the point.
+    Raise ValueError with the reason if there is none."""
+    if not backups:
+        raise ValueError("the chain has no successful backup")
+    if point == "latest":
+        end = len(backups) - 1
+    else:
+        matches = [
+            index
+            for index, item in enumerate(backups)
+            if item.execution_id == point
+            or (len(point) >= 8 and item.execution_id.startswith(point))
+        ]
+        if len(matches) != 1:
+            raise ValueError(f"point {point} is not a successful backup of this chain")
+        end = matches[0]
+    for start in range(end, -1, -1):
+        if backups[start].is_full:
+            return backups[start : end + 1]
+    raise ValueError("no full backup at or before the point (was it removed?)")
+
+
+def chain_backups(session: Any, chain: str) -> list[Backup]:
+    """Every successful backup of a chain, oldest first, whatever task made it."""
+    task_ids = [
+        task.id
+        for task in session.exec(select(Task).where(Task.action_type == "backup"))
+        if backup.task_chain(task.action_config or {}) == chain
+    ]
+    if not task_ids:
+        return []
+    rows = session.exec(
+        select(Execution)
+        .where(col(Execution.task_id).in_(task_ids), Execution.status == "success")
+        .order_by(col(Execution.completed_at), col(Execution.started_at))
+    )
+    return [
+        Backup(row.execution_id, row.task_id, row.completed_at, row.result)
+        for row in rows
+        if isinstance(row.result, dict) and row.result.get("chain_id") == chain
+    ]
+
+
+def wanted_members(paths: list[str]) -> list[str]:
+    """Given the paths to restore (as backed up, /data/x, or as stored, data/x),
+    return archive member names; raise ValueError for one that could leave the target."""
+    members = []
+    for path in paths:
+        member = os.path.normpath(path.lstrip("/")) if path.strip("/") else "."
+        if member == "." or ".." in path.split("/") or tapes.unsafe_member(member):
+            raise ValueError(f"paths: '{path}' is not a path inside the backup")
+        members.append(member)
+    return members
+
+
+def select_members(names: list[str], wanted: list[str]) -> list[str]:
+    """Given an archive's member names and the wanted members, return those of the wanted
+    that the archive holds (the member itself or something under it)."""
+    present = set(names)
+    return [
+        member
+        for member in wanted
+        if member in present or any(name.startswith(member + "/") for name in names)
+    ]
+
+
+def count_files(target: Path, roots: list[str]) -> int:
+    """Given the target and the restored roots (member names), count what is not a
+    directory under them (symbolic links are counted, never followed)."""
+    total = 0
+    for root in roots:
+        top = target / root
+        if top.is_symlink() or (top.exists() and not top.is_dir()):
+            total += 1
+            continue
+        for folder, folders, files in os.walk(top):
+            total += len(files)
+            total += sum(1 for name in folders if os.path.islink(os.path.join(folder, name)))
+    return total
+
+
+def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    reference = str(config["from_task"])
+    point = config.get("point", "latest")
+    target = Path(os.path.normpath(config["target_path"]))
+    overwrite = bool(config.get("overwrite", False))
+    try:
+        wanted = wanted_members(config["paths"]) if config.get("paths") else None
+    except ValueError as error:
+        raise ActionFailed(str(error)) from None
+
+    with context.store.read() as session:
+        try:
+            task = _find_task(session, reference)
+        except NotFound as error:
+            raise ActionFailed(f"from_task: {error.message}") from None
+        if task.action_type != "backup":
+            raise ActionFailed(
+                f"from_task: {task.task_name} is a {task.action_type} task, not a backup"
+            )
+        chain = backup.task_chain(task.action_config or {})
+        backups = chain_backups(session, chain) if chain else []
+    try:
+        plan = restore_plan(backups, point)
+    except ValueError as error:
+        raise ActionFailed(f"chain {chain} of {task.task_name}: {error}") from None
+    device = plan[-1].result["device"]
+    backend = plan[-1].result["backend"]
+    result: dict[str, Any] = {
+        "chain": [item.execution_id for item in plan],
+        "chain_id": chain,
+        "point": plan[-1].execution_id,
+        "target_path": str(target),
+        "device": device,
+        "backend": backend,
+        "files": 0,
+        "files_extracted": 0,
+        "members_extracted": 0,
+    }
+    _check_target(target, overwrite)
+    context.log(
+        f"restoring chain {chain} up to {plan[-1].execution_id} "
+        f"({len(plan)} archive{'s' if len(plan) != 1 else ''}) into {target}"
+    )
+    guard = (
+        tapes.hold_device(context, device, float(getattr(context.task, "device_wait", 60) or 0))
+        if backend == "tape"
+        else contextlib.nullcontext()
+    )
+    try:
+        with guard:
+            selections = _verify(context, plan, wanted, result)
+            target.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for item, members in zip(plan, selections, strict=True):
+                if members is not None and not members:
+                    context.log(f"{_where(item)}: none of the paths in it, skipped")
+                    continue
+                _extract(context, item, target, members, result)
+    except tapes.TapeError as error:
+        raise ActionFailed(str(error), result) from None
+    roots = wanted if wanted is not None else backup.member_names(plan[-1].result["source_paths"])
+    result["files"] = count_files(target, roots)
+    context.log(f"restore complete: {result['files']} files under {target}")
+    return result
+
+
+def _find_task(session: Any, reference: str) -> Task:
+    from tapesched import store as db
+
+    return db.find_task(session, reference)
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise ActionFailed(f"target_path {target} exists and is not a directory")
+        entries = os.listdir(target)
+        if entries and not overwrite:
+            raise ActionFailed(
+                f"target_path {target} is not empty ({len(entries)} entries); restore into an "
+                "empty folder, or set overwrite: true to restore over its content"
+            )
+
+
+def _where(item: Backup) -> str:
+    if item.result.get("backend") == "tape":
+        return f"tape file {item.result.get('tape_file_number')} of {item.result.get('device')}"
+    return str(item.result.get("archive_path"))
+
+
+def _verify(
+    context: JobContext, plan: list[Backup], wanted: list[str] | None, result: dict[str, Any]
+) -> list[list[str] | None]:
+    """Check every archive before extracting any; return, per archive, the members to
+    extract (None: all of it)."""
+    selections: list[list[str] | None] = []
+    found: set[str] = set()
+    for item in plan:
+        names = None
+        if item.result.get("backend") == "tape":
+            names = _verify_tape(context, item)
+        else:
+            _verify_file(context, item)
+            if wanted is not None:
+                names = _list(context, item, str(item.result["archive_path"]))
+        if wanted is None:
+            selections.append(None)
+            continue
+        chosen = select_members(names or [], wanted)
+        found.update(chosen)
+        selections.append(chosen)
+    if wanted is not None:
+        absent = [member for member in wanted if member not in found]
+        if absent:
+            raise ActionFailed(
+                "paths not in the backup up to this point: " + ", ".join("/" + m for m in absent),
+                result,
+            )
+    return selections
+
+
+def _verify_file(context: JobContext, item: Backup) -> None:
+    archive = Path(item.result["archive_path"])
+    expected = item.result.get("sha256")
+    if not archive.is_file():
+        raise ActionFailed(f"archive {archive} of backup {item.execution_id} is missing")
+    if not expected:
+        raise ActionFailed(f"archive {archive}: no checksum recorded; refusing to restore it")
+    actual = tapes.sha256_file(archive, context.check)
+    if actual != expected:
+        raise ActionFailed(
+            f"archive {archive}: checksum mismatch (recorded {expected}, found {actual}); "
+            "nothing was extracted"
+        )
+    context.log(f"{archive}: checksum ok")
+
+
+def _verify_tape(context: JobContext, item: Backup) -> list[str]:
+    """A drive gives no checksum: read the tape file through and check that it is a tar
+    archive with the member count the backup recorded (the right tape is loaded)."""
+    names = _list(context, item, item.result["device"])
+    recorded = item.result.get("members")
+    if recorded is not None and len(names) != recorded:
+        raise tapes.TapeError(
+            f"{_where(item)}: holds {len(names)} members, the backup recorded {recorded}; "
+            "is the right tape loaded? nothing was extracted"
+        )
+    unsafe = [name for name in names if tapes.unsafe_member(name)]
+    if unsafe:
+        raise tapes.TapeError(f"{_where(item)}: unsafe member name {unsafe[0]!r}")
+    context.log(f"{_where(item)}: {len(names)} members, readable")
+    return names
+
+
+def _position(context: JobContext, item: Backup) -> None:
+    device = item.result["device"]
+    number = item.result.get("tape_file_number")
+    if not isinstance(number, int):
+        raise tapes.TapeError(f"backup {item.execution_id}: no tape file number recorded")
+    code, _ = context.run(tapes.asf_argv(device, number), env=tapes.tar_env())
+    if code != 0:
+        raise tapes.TapeError(tapes.mt_failure(f"asf {number}", device, code))
+
+
+def _index_path(context: JobContext, item: Backup) -> Path:
+    context.paths.snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return context.paths.snapshots / f".restore.{context.execution_id}.{item.execution_id}.index"
+
+
+def _list(context: JobContext, item: Backup, archive: str) -> list[str]:
+    if item.result.get("backend") == "tape":
+        _position(context, item)
+    index_file = _index_path(context, item)
+    try:
+        argv = tapes.tar_list_argv(
+            archive,
+            int(item.result.get("block_size") or 20),
+            bool(item.result.get("compression")),
+            str(index_file),
+        )
+        code, _ = context.run(argv, env=tapes.tar_env())
+        if code != 0:
+            raise tapes.TapeError(f"{_where(item)}: cannot be read (tar exit {code})")
+        text = index_file.read_text(errors="surrogateescape")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            index_file.unlink()
+    return tapes.parse_listing(text, keep_names=True).names or []
+
+
+def _extract(
+    context: JobContext,
+    item: Backup,
+    target: Path,
+    members: list[str] | None,
+    result: dict[str, Any],
+) -> None:
+    tape = item.result.get("backend") == "tape"
+    archive = item.result["device"] if tape else item.result["archive_path"]
+    if tape:
+        _position(context, item)
+    index_file = _index_path(context, item)
+    context.log(f"extracting {_where(item)} (level {item.result.get('level')})")
+    try:
+        argv = tapes.tar_extract_argv(
+            archive,
+            str(target),
+            int(item.result.get("block_size") or 20),
+            bool(item.result.get("compression")),
+            str(index_file),
+            members,
+        )
+        code, _ = context.run(argv, env=tapes.tar_env())
+        text = index_file.read_text(errors="surrogateescape") if index_file.exists() else ""
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            index_file.unlink()
+    listing = tapes.parse_listing(text)
+    result["files_extracted"] += listing.files
+    result["members_extracted"] += listing.members
+    if code != 0:
+        raise ActionFailed(
+            f"tar failed extracting {_where(item)} (exit {code}); the target is incomplete",
+            result,
+        )

@@ -1,0 +1,143 @@
+"""retention_check: is any backup overdue, and which archives are past retention?
+
+Each checked backup task (default: every enabled one) must have a successful
+run within its window: max_age_hours, or twice its schedule's period. A task
+that has never succeeded is measured from its creation, so a new task is not
+overdue before its first window has passed. With retention_days the result
+also lists the archives older than that (cleanup removes them); listing them
+never fails the run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from tapesched.errors import NotFound
+from tapesched.job import ActionFailed, JobContext
+from tapesched.models import Execution, Task
+
+
+def overdue_check(
+    task_name: str,
+    last_success: datetime | None,
+    created_at: datetime,
+    window: timedelta | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Given a task's last success, creation time and window, return its check."""
+    entry: dict[str, Any] = {
+        "task": task_name,
+        "last_success": last_success.isoformat() if last_success else None,
+        "window_hours": round(window.total_seconds() / 3600, 3) if window else None,
+    }
+    if window is None:
+        return {**entry, "ok": True, "detail": "runs once: no window"}
+    reference = last_success or created_at
+    age = now - reference
+    if age <= window:
+        detail = (
+            f"last success {_ago(age)} ago"
+            if last_success
+            else "no successful run yet, created within its window"
+        )
+        return {**entry, "ok": True, "detail": detail}
+    detail = (
+        f"overdue: last success {_ago(age)} ago, window {_ago(window)}"
+        if last_success
+        else f"overdue: never succeeded, created {_ago(age)} ago, window {_ago(window)}"
+    )
+    return {**entry, "ok": False, "detail": detail}
+
+
+def _ago(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    from tapesched import schedule as schedules
+    from tapesched import store as db
+
+    now = context.now()
+    max_age = config.get("max_age_hours")
+    retention_days = config.get("retention_days")
+    with context.store.read() as session:
+        if "tasks" in config:
+            tasks = []
+            for reference in config["tasks"]:
+                try:
+                    task = db.find_task(session, str(reference))
+                except NotFound as error:
+                    raise ActionFailed(f"tasks: {error.message}") from None
+                if task.action_type != "backup":
+                    raise ActionFailed(
+                        f"tasks: {task.task_name} is a {task.action_type} task, not a backup"
+                    )
+                tasks.append(task)
+        else:
+            tasks = list(
+                session.exec(
+                    select(Task)
+                    .where(Task.action_type == "backup", Task.enabled == True)  # noqa: E712
+                    .order_by(col(Task.id))
+                )
+            )
+        checks = []
+        for task in tasks:
+            if max_age is not None:
+                window = timedelta(hours=float(max_age))
+            else:
+                period = schedules.period(
+                    schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
+                )
+                window = 2 * period if period is not None else None
+            checks.append(
+                overdue_check(task.task_name, task.last_success_time, task.created_at, window, now)
+            )
+        expired = []
+        if retention_days is not None and tasks:
+            cutoff = now - timedelta(days=int(retention_days))
+            names = {task.id: task.task_name for task in tasks}
+            rows = session.exec(
+                select(Execution)
+                .where(
+                    col(Execution.task_id).in_(list(names)),
+                    Execution.status == "success",
+                    col(Execution.completed_at) < cutoff,
+                )
+                .order_by(col(Execution.completed_at))
+            )
+            for row in rows:
+                found = row.result or {}
+                expired.append(
+                    {
+                        "task": names[row.task_id],
+                        "execution_id": row.execution_id,
+                        "completed_at": row.completed_at.isoformat(),
+                        "backend": found.get("backend"),
+                        "archive_path": found.get("archive_path"),
+                        "tape_file_number": found.get("tape_file_number"),
+                        "device": found.get("device"),
+                    }
+                )
+    result = {
+        "tasks": checks,
+        "overdue": [item["task"] for item in checks if not item["ok"]],
+        "expired_archives": expired,
+    }
+    for item in checks:
+        context.log(f"{'ok  ' if item['ok'] else 'FAIL'} {item['task']}: {item['detail']}")
+    if retention_days is not None:
+        context.log(f"{len(expired)} archives older than {retention_days} days")
+    if not checks:
+        context.log("no enabled backup task to check")
+    if result["overdue"]:
+        raise ActionFailed(
+            "backups overdue: "
+            + "; ".join(f"{item['task']} ({item['detail']})" for item in checks if not item["ok"]),
+            result,
+        )
+    return result

@@ -1,0 +1,236 @@
+"""Shared helpers for the action tests: the real CLI, an in-process harness, trees.
+
+Imported explicitly (`import conftest_actions as support`): from end_to_end
+tests directly, from integration tests after adding this folder to sys.path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tapesched import store as db
+from tapesched.actions import validate_action
+from tapesched.job import ActionFailed, Cancelled, JobContext, TimedOut
+from tapesched.models import Execution, Task
+from tapesched.paths import StatePaths
+
+# Names that break shells, quoting and encodings: spaces, ;, $( ), quotes, non-ASCII,
+# a leading dash, a newline.
+TRICKY_NAMES = [
+    "plain.txt",
+    "with space.txt",
+    "semi;colon.txt",
+    "$(touch injected).txt",
+    'quote\'s "double".txt',
+    "grüße-日本語.txt",
+    "-leading-dash.txt",
+    "new\nline.txt",
+]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TAPESCHED_")}
+    env.update({"TAPESCHED_HOME": str(home), "NO_COLOR": "1", **extra})
+    return env
+
+
+def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m tapesched ARGS` against the state folder `home`."""
+    return subprocess.run(
+        [sys.executable, "-m", "tapesched", *args],
+        env=env or cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def add(home: Path, name: str, action: str, config: dict[str, Any], *schedule: str) -> str:
+    """Add a task through the CLI (every day unless a schedule is given); return stderr."""
+    done = cli(
+        home,
+        "add",
+        name,
+        "--action",
+        action,
+        "--action-config",
+        json.dumps(config),
+        *(schedule or ("--every", "1d")),
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def run(home: Path, name: str) -> tuple[int, dict[str, Any]]:
+    """`tapesched run NAME --wait --json`: return the exit code and the execution."""
+    done = cli(home, "run", name, "--wait", "--json")
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def logs(home: Path, name: str) -> list[dict[str, Any]]:
+    done = cli(home, "logs", name, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["logs"]
+
+
+# --------------------------------------------------------------------------- trees
+
+
+def write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+
+
+def make_tree(root: Path) -> None:
+    """A source tree with tricky names, binary data, an empty folder and links."""
+    for index, name in enumerate(TRICKY_NAMES):
+        write(root / name, f"text file {index}: {name}\n")
+        write(root / "deep" / "sub dir" / name, f"nested {index}\n" * (index + 1))
+    write(root / "binary.bin", bytes(range(256)) * 64 + os.urandom(4096))
+    write(root / "zeros.bin", b"\x00" * 100_000)
+    (root / "empty dir").mkdir()
+    (root / "link to plain").symlink_to("plain.txt")
+    (root / "dangling link").symlink_to("/nonexistent/target")
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Every path under root (relative) and what it is: a folder, a link and its
+    target, or the SHA-256 of a file's bytes."""
+    state: dict[str, str] = {}
+    for folder, folders, files in os.walk(root):
+        for name in folders + files:
+            path = Path(folder) / name
+            relative = str(path.relative_to(root))
+            if path.is_symlink():
+                state[relative] = "link:" + os.readlink(path)
+            elif path.is_dir():
+                state[relative] = "dir"
+            else:
+                state[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def restored(target: Path, source: Path) -> Path:
+    """Where a source folder lands inside a restore target (sources are stored relative
+    to /)."""
+    return target / str(source).lstrip("/")
+
+
+# --------------------------------------------------------------------------- in process
+
+
+class Harness:
+    """Runs actions in this process against a real state folder and database, with a
+    clock the test sets, and records outcomes the way the runner does."""
+
+    def __init__(self, home: Path) -> None:
+        self.paths = StatePaths(home=home, db=home / "tapesched.db")
+        self.store = db.Store(self.paths)
+        self.clock = datetime.now(UTC)
+        self.timeout: float | None = None
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def add(
+        self,
+        name: str,
+        action_type: str,
+        config: dict[str, Any],
+        schedule: tuple[str, dict] = ("interval", {"interval": 1, "unit": "days"}),
+        enabled: bool = True,
+    ) -> Task:
+        config, _ = validate_action(action_type, config)
+        task = Task(
+            task_name=name,
+            status="active" if enabled else "inactive",
+            enabled=enabled,
+            schedule_type=schedule[0],
+            schedule_config=schedule[1],
+            timezone="UTC",
+            action_type=action_type,
+            action_config=config,
+            device=config.get("device") if action_type == "backup" else None,
+            next_run_time=self.clock + timedelta(days=1),
+            created_at=self.clock,
+            updated_at=self.clock,
+        )
+        with self.store.write() as session:
+            db.add_task(session, task)
+        return task
+
+    def context(self, task: Task, execution_id: str, output: Any) -> JobContext:
+        return JobContext(
+            execution_id=execution_id,
+            task=task,
+            paths=self.paths,
+            store=self.store,
+            output=output,
+            now=self.now,
+            timeout=self.timeout,
+            grace=1.0,
+        )
+
+    def run(self, name: str, wrap: Any = None) -> Execution:
+        """Run a task's action now (at self.clock); return the recorded execution.
+
+        `wrap(context)` may adjust the context before the action runs."""
+        execution_id = str(uuid.uuid4())
+        with self.store.write() as session:
+            task = db.find_task(session, name)
+            log_path = self.paths.output_log(task.task_name, execution_id)
+            session.add(
+                Execution(
+                    execution_id=execution_id,
+                    task_id=task.id,
+                    trigger="manual",
+                    created_at=self.clock,
+                    started_at=self.clock,
+                    status="running",
+                    device=task.device,
+                    log_path=str(log_path),
+                )
+            )
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        module = importlib.import_module(f"tapesched.actions.{task.action_type}")
+        status, error, result = "failed", None, None
+        with open(log_path, "w", encoding="utf-8") as output:
+            context = self.context(task, execution_id, output)
+            if wrap is not None:
+                wrap(context)
+            try:
+                result = module.run(dict(task.action_config), context)
+                status = "success"
+            except ActionFailed as failure:
+                error, result = failure.message, failure.result
+            except Cancelled:
+                status, error = "cancelled", "cancelled"
+            except TimedOut:
+                error = "timed out"
+            except Exception as crash:  # noqa: BLE001 - recorded like the runner does
+                status, error = "failed", f"{type(crash).__name__}: {crash}"
+        with self.store.write() as session:
+            db.finish_execution(session, execution_id, status, self.clock, error, result)
+            return session.get(Execution, execution_id)
+
+    def output(self, execution: Execution) -> str:
+        return Path(execution.log_path).read_text(encoding="utf-8")
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.store.write() as session:
+            db.set_meta(session, key, value)
