@@ -138,6 +138,35 @@ Zone = Annotated[
     str | None, typer.Option("--timezone", "--tz", help="IANA zone (default: the host's zone).")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine output (JSON) on stdout.")]
+ActionType = Annotated[
+    str | None,
+    typer.Option("--action", help="backup|recovery|cleanup|health_check|retention_check|custom."),
+]
+ActionConfig = Annotated[
+    str | None, typer.Option("--action-config", help="JSON for the action (seed form).")
+]
+Source = Annotated[
+    list[str] | None, typer.Option("--source", help="Backup: a source path (repeat for more).")
+]
+Device = Annotated[
+    str | None, typer.Option("--device", help="Tape drive (/dev/nst0) or virtual-tape directory.")
+]
+Level = Annotated[str | None, typer.Option("--level", help="Backup: full or incremental.")]
+Compress = Annotated[
+    bool | None, typer.Option("--compress/--no-compress", help="Backup: gzip the archive.")
+]
+Exclude = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Backup: tar exclude pattern (repeat).")
+]
+Command = Annotated[
+    str | None,
+    typer.Option("--command", help="Custom: the command (split like a shell, run without one)."),
+]
+FromTask = Annotated[str | None, typer.Option("--from-task", help="Recovery: the backup task.")]
+Target = Annotated[str | None, typer.Option("--target", help="Recovery: the target folder.")]
+RetentionDays = Annotated[
+    int | None, typer.Option("--retention-days", help="Cleanup: days of history to keep.")
+]
 PingUrl = Annotated[
     str | None,
     typer.Option(
@@ -245,46 +274,17 @@ def add(
     cron: Cron = None,
     at: At = None,
     timezone: Zone = None,
-    action: Annotated[
-        str | None,
-        typer.Option(
-            "--action", help="backup|recovery|cleanup|health_check|retention_check|custom."
-        ),
-    ] = None,
-    action_config: Annotated[
-        str | None, typer.Option("--action-config", help="JSON for the action (seed form).")
-    ] = None,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", help="Backup: a source path (repeat for more).")
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="Tape drive (/dev/nst0) or virtual-tape directory."),
-    ] = None,
-    level: Annotated[
-        str | None, typer.Option("--level", help="Backup: full or incremental.")
-    ] = None,
-    compress: Annotated[
-        bool | None, typer.Option("--compress/--no-compress", help="Backup: gzip the archive.")
-    ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Backup: tar exclude pattern (repeat).")
-    ] = None,
-    command: Annotated[
-        str | None,
-        typer.Option(
-            "--command", help="Custom: the command (split like a shell, run without one)."
-        ),
-    ] = None,
-    from_task: Annotated[
-        str | None, typer.Option("--from-task", help="Recovery: the backup task.")
-    ] = None,
-    target: Annotated[
-        str | None, typer.Option("--target", help="Recovery: the target folder.")
-    ] = None,
-    retention_days: Annotated[
-        int | None, typer.Option("--retention-days", help="Cleanup: days of history to keep.")
-    ] = None,
+    action: ActionType = None,
+    action_config: ActionConfig = None,
+    source: Source = None,
+    device: Device = None,
+    level: Level = None,
+    compress: Compress = None,
+    exclude: Exclude = None,
+    command: Command = None,
+    from_task: FromTask = None,
+    target: Target = None,
+    retention_days: RetentionDays = None,
     timeout: Annotated[
         int | None, typer.Option("--timeout", help="Seconds before a run is stopped as failed.")
     ] = None,
@@ -621,17 +621,17 @@ def edit(
     cron: Cron = None,
     at: At = None,
     timezone: Zone = None,
-    action: Annotated[str | None, typer.Option("--action")] = None,
-    action_config: Annotated[str | None, typer.Option("--action-config")] = None,
-    source: Annotated[list[str] | None, typer.Option("--source")] = None,
-    device: Annotated[str | None, typer.Option("--device")] = None,
-    level: Annotated[str | None, typer.Option("--level")] = None,
-    compress: Annotated[bool | None, typer.Option("--compress/--no-compress")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude")] = None,
-    command: Annotated[str | None, typer.Option("--command")] = None,
-    from_task: Annotated[str | None, typer.Option("--from-task")] = None,
-    target: Annotated[str | None, typer.Option("--target")] = None,
-    retention_days: Annotated[int | None, typer.Option("--retention-days")] = None,
+    action: ActionType = None,
+    action_config: ActionConfig = None,
+    source: Source = None,
+    device: Device = None,
+    level: Level = None,
+    compress: Compress = None,
+    exclude: Exclude = None,
+    command: Command = None,
+    from_task: FromTask = None,
+    target: Target = None,
+    retention_days: RetentionDays = None,
     timeout: Annotated[
         int | None, typer.Option("--timeout", help="Seconds; 0 removes the timeout.")
     ] = None,
