@@ -16,7 +16,8 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tapesched import notify, process
 from tapesched import store as db
@@ -27,6 +28,7 @@ from tapesched.models import Execution, Task
 from tapesched.paths import StatePaths
 
 STOP_GRACE = 10.0
+RETRY_SECONDS = 300.0
 
 
 def run_execution(paths: StatePaths, execution_id: str) -> int:
@@ -37,7 +39,7 @@ def run_execution(paths: StatePaths, execution_id: str) -> int:
         return 0
     store = db.Store(paths, create=False)
     try:
-        claimed = _start(store, execution_id)
+        claimed = _retrying(lambda: _start(store, execution_id), "record the start")
         if claimed is None:
             return 0
         execution, task = claimed
@@ -143,20 +145,32 @@ def _record_job_pid(store: db.Store, execution_id: str, pid: int) -> None:
 def _record(
     store: db.Store, execution_id: str, status: str, error: str | None, result: Any
 ) -> tuple[str, str | None]:
-    """Record the outcome, retrying for a while if the database is locked or full:
-    the result of a finished job must not be lost to a passing lock. Return the
-    status and error that stand (`stop` or tick may have recorded theirs first)."""
-    deadline = time.monotonic() + 300
+    """Record the outcome; return the status and error that stand (`stop` or tick
+    may have recorded theirs first)."""
+
+    def record() -> tuple[str, str | None]:
+        with store.write() as session:
+            if not db.finish_execution(session, execution_id, status, utcnow(), error, result):
+                final = session.get(Execution, execution_id)
+                if final is not None:
+                    return final.status, final.error_message
+        return status, error
+
+    return _retrying(record, "record the outcome")
+
+
+T = TypeVar("T")
+
+
+def _retrying(step: Callable[[], T], what: str, patience: float = RETRY_SECONDS) -> T:
+    """Run a database step, retrying while the database is locked or full: a burst of
+    runners or a passing lock must not cost a run its start or its result."""
+    deadline = time.monotonic() + patience
     while True:
         try:
-            with store.write() as session:
-                if not db.finish_execution(session, execution_id, status, utcnow(), error, result):
-                    final = session.get(Execution, execution_id)
-                    if final is not None:
-                        return final.status, final.error_message
-            return status, error
+            return step()
         except StorageUnavailable as problem:
             if time.monotonic() >= deadline:
-                sys.stdout.write(f"tapesched: could not record the outcome: {problem.message}\n")
+                sys.stdout.write(f"tapesched: could not {what}: {problem.message}\n")
                 raise
             time.sleep(1.0)

@@ -235,6 +235,20 @@ def running_executions(session: Session) -> list[Execution]:
     return list(session.exec(query))
 
 
+def count_running(session: Session) -> int:
+    """How many executions are running (the concurrency cap counts these)."""
+    query = select(func.count()).select_from(Execution).where(Execution.status == "running")
+    return session.exec(query).one()
+
+
+def device_in_use(session: Session, device: str) -> bool:
+    """Whether a running execution uses this device."""
+    query = select(Execution.execution_id).where(
+        Execution.status == "running", Execution.device == device
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
 def running_for_task(session: Session, task_id: int) -> Execution | None:
     query = select(Execution).where(Execution.task_id == task_id, Execution.status == "running")
     return session.exec(query).first()

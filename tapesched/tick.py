@@ -264,10 +264,10 @@ def claim_one(
                 )
             )
             return ("skipped", reason)
-        running = db.running_executions(session)
-        if task.device and any(e.device == task.device for e in running):
+        # Constant cost per claim: a count and an indexed lookup, not the running rows.
+        if task.device and db.device_in_use(session, task.device):
             return ("queued", task.device)
-        if len(running) >= max_concurrent:
+        if db.count_running(session) >= max_concurrent:
             return ("full", "")
         if not db.advance(session, task.id, expected, new_next):
             return ("gone", "")
