@@ -185,7 +185,29 @@ def claim_and_launch(
     report: TickReport,
     dry_run: bool,
 ) -> None:
-    """Claim due tasks oldest first and launch each right after its claim commits."""
+    """Claim due tasks oldest first, then launch the runner of each claim.
+
+    All claims come first, so the tick's short write transactions do not queue
+    behind the writes of runners it has just started; whatever was claimed is
+    launched even if a later claim fails.
+    """
+    claimed: list[tuple[str, str]] = []
+    try:
+        _claim_all(store, paths, now, max_concurrent, report, dry_run, claimed)
+    finally:
+        for task_name, execution_id in claimed:
+            _launch(paths, execution_id, paths.output_log(task_name, execution_id), report)
+
+
+def _claim_all(
+    store: db.Store,
+    paths: StatePaths,
+    now: datetime,
+    max_concurrent: int,
+    report: TickReport,
+    dry_run: bool,
+    claimed: list[tuple[str, str]],
+) -> None:
     seen: set[int] = set()
     while True:
         with store.read() as session:
@@ -201,12 +223,11 @@ def claim_and_launch(
                 if task.device and task.id not in {e.task_id for e in running}:
                     busy.add(task.device)
                 continue
-            outcome = claim_one(store, paths, task.id, task.next_run_time, now, max_concurrent)
-            kind, detail = outcome
+            kind, detail = claim_one(store, paths, task.id, task.next_run_time, now, max_concurrent)
             if kind == "launch":
                 _failpoint("after-claim")
                 report.launched.append((task.task_name, detail, _trigger(task.next_run_time, now)))
-                _launch(paths, detail, paths.output_log(task.task_name, detail), report)
+                claimed.append((task.task_name, detail))
             elif kind == "skipped":
                 report.skipped.append((task.task_name, detail))
             elif kind == "queued":
