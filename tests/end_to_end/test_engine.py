@@ -471,3 +471,35 @@ def test_logs_paginate_newest_first_and_filter(sh):
     assert bad.code == 2 and "--status" in bad.err
     assert "success" in sh("logs", "thrice").out
     assert sh("output", "00000000-dead").code == 3
+
+
+def test_run_wait_on_a_terminal_shows_a_live_line(sh, home):
+    import pty
+
+    add(sh, "visible", "--every", "1d", "--command", "sleep 1.5")
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tapesched", "run", "visible", "--wait"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+        )
+        os.set_blocking(controller, False)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 0
+    assert b"running: " in seen  # "running: 1s" while the job runs
+    assert b"\r\x1b[K" in seen  # the line is cleared at the end
+    assert len(done.stdout.strip().splitlines()) == 1  # stdout keeps only the execution id
