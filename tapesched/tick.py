@@ -23,6 +23,8 @@ from sqlmodel import col, select
 from tapesched import process
 from tapesched import schedule as schedules
 from tapesched import store as db
+from tapesched.clock import utcnow
+from tapesched.errors import InvalidInput
 from tapesched.models import Execution, Task
 from tapesched.paths import StatePaths
 
@@ -84,19 +86,9 @@ def reconcile(
     host = socket.gethostname()
     with store.read() as session:
         running = db.running_executions(session)
-        timeouts = (
-            {
-                task.id: task.timeout
-                for task in session.exec(
-                    select(Task).where(col(Task.id).in_({e.task_id for e in running}))
-                )
-            }
-            if running
-            else {}
-        )
-        names = _names(session, {e.task_id for e in running})
+        tasks = _task_facts(session, {e.task_id for e in running})
     for execution in running:
-        name = names.get(execution.task_id, str(execution.task_id))
+        name, timeout = tasks.get(execution.task_id, (str(execution.task_id), None))
         if execution.host not in (None, host):
             continue  # another host's runner: only that host can see its lock
         held = process.lock_is_held(paths.exec_lock(execution.execution_id))
@@ -124,9 +116,9 @@ def reconcile(
                 dry_run,
             )
             continue
-        timeout = timeouts.get(execution.task_id)
         started = execution.started_at
-        if timeout and started and now - started > timedelta(seconds=timeout) + TIMEOUT_MARGIN:
+        # Timeouts are real elapsed time: the wall clock, whatever --now says.
+        if timeout and started and utcnow() - started > timedelta(seconds=timeout) + TIMEOUT_MARGIN:
             if dry_run:
                 continue
             recorded = _mark(
@@ -146,11 +138,12 @@ def reconcile(
                     process.terminate_group(execution.pid, STOP_GRACE)
 
 
-def _names(session, task_ids: set[int]) -> dict[int, str]:  # noqa: ANN001
+def _task_facts(session, task_ids: set[int]) -> dict[int, tuple[str, int | None]]:  # noqa: ANN001
+    """Name and timeout of the tasks of the running executions (a handful of rows)."""
     if not task_ids:
         return {}
-    rows = session.exec(select(Task.id, Task.task_name).where(col(Task.id).in_(task_ids)))
-    return dict(rows.all())
+    query = select(Task.id, Task.task_name, Task.timeout).where(col(Task.id).in_(task_ids))
+    return {task_id: (name, timeout) for task_id, name, timeout in session.exec(query)}
 
 
 def _mark(
@@ -223,7 +216,15 @@ def _claim_all(
                 if task.device and task.id not in {e.task_id for e in running}:
                     busy.add(task.device)
                 continue
-            kind, detail = claim_one(store, paths, task.id, task.next_run_time, now, max_concurrent)
+            try:
+                kind, detail = claim_one(
+                    store, paths, task.id, task.next_run_time, now, max_concurrent
+                )
+            except InvalidInput as error:
+                # A schedule that no longer computes (say, a zone gone from tzdata) must
+                # not keep the other tasks from running.
+                report.problems.append(f"task {task.task_name}: {error.message}")
+                continue
             if kind == "launch":
                 _failpoint("after-claim")
                 report.launched.append((task.task_name, detail, _trigger(task.next_run_time, now)))
@@ -260,14 +261,7 @@ def claim_one(
             return ("gone", "")
         schedule = schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
         new_next = schedules.next_run(schedule, now, expected, task.created_at)
-        lateness = now - expected
-        reason = None
-        if db.running_for_task(session, task.id) is not None:
-            reason = "the previous run was still running"
-        elif lateness >= LATE_AFTER and task.misfire == "skip":
-            reason = f"missed by {_seconds(lateness)} (misfire=skip)"
-        elif task.misfire_grace is not None and lateness > timedelta(seconds=task.misfire_grace):
-            reason = f"missed by {_seconds(lateness)}, past misfire_grace {task.misfire_grace}s"
+        reason = skip_reason(task, now, db.running_for_task(session, task.id) is not None)
         if reason is not None:
             if not db.advance(session, task.id, expected, new_next):
                 return ("gone", "")
@@ -308,8 +302,18 @@ def claim_one(
     return ("launch", execution_id)
 
 
-def _seconds(delta: timedelta) -> str:
-    return f"{int(delta.total_seconds())}s"
+def skip_reason(task: Task, now: datetime, previous_running: bool) -> str | None:
+    """Why this due slot is skipped rather than run, or None: the previous run is still
+    going, or the slot was missed and the task's misfire policy drops it."""
+    lateness = now - task.next_run_time
+    late = f"missed by {int(lateness.total_seconds())}s"
+    if previous_running:
+        return "the previous run was still running"
+    if lateness >= LATE_AFTER and task.misfire == "skip":
+        return f"{late} (misfire=skip)"
+    if task.misfire_grace is not None and lateness > timedelta(seconds=task.misfire_grace):
+        return f"{late}, past misfire_grace {task.misfire_grace}s"
+    return None
 
 
 def _dry_run_one(
@@ -320,16 +324,12 @@ def _dry_run_one(
     max_concurrent: int,
     report: TickReport,
 ) -> None:
-    lateness = now - task.next_run_time
-    if any(e.task_id == task.id for e in running):
-        report.skipped.append((task.task_name, "the previous run is still running"))
-    elif lateness >= LATE_AFTER and task.misfire == "skip":
-        report.skipped.append((task.task_name, "missed (misfire=skip)"))
-    elif task.misfire_grace is not None and lateness > timedelta(seconds=task.misfire_grace):
-        report.skipped.append((task.task_name, "missed, past misfire_grace"))
-    elif task.device and task.device in busy:
-        report.queued.append(task.task_name)
-    elif len(running) + len(report.launched) >= max_concurrent:
+    reason = skip_reason(task, now, any(e.task_id == task.id for e in running))
+    if reason is not None:
+        report.skipped.append((task.task_name, reason))
+    elif (task.device and task.device in busy) or (
+        len(running) + len(report.launched) >= max_concurrent
+    ):
         report.queued.append(task.task_name)
     else:
         report.launched.append((task.task_name, "-", _trigger(task.next_run_time, now)))

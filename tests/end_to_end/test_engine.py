@@ -503,3 +503,18 @@ def test_run_wait_on_a_terminal_shows_a_live_line(sh, home):
     assert b"running: " in seen  # "running: 1s" while the job runs
     assert b"\r\x1b[K" in seen  # the line is cleared at the end
     assert len(done.stdout.strip().splitlines()) == 1  # stdout keeps only the execution id
+
+
+def test_a_task_whose_schedule_no_longer_computes_harms_no_other(sh, home):
+    add(sh, "broken", "--once", FUTURE, "--tz", "UTC", "--command", "true")
+    add(sh, "healthy", "--once", FUTURE, "--tz", "UTC", "--command", "true")
+    connection = sqlite3.connect(home / "tapesched.db")
+    with connection:
+        connection.execute("UPDATE tasks SET timezone = 'Mars/Olympus' WHERE task_name = 'broken'")
+    connection.close()
+    result = sh("tick", "--now", DUE)
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and "task broken" in result.err
+    [entry] = wait_final(sh, "healthy")
+    assert entry["status"] == "success"
+    assert logs(sh, "broken") == []
