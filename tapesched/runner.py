@@ -121,13 +121,16 @@ def _run(store: db.Store, paths: StatePaths, execution: Execution, task: Task) -
 
 def _wait_for_device(lock: process.FileLock, wait: int, context: JobContext) -> bool:
     deadline = time.monotonic() + max(0, wait)
+    said = False
     while True:
         if lock.acquire():
             return True
         context.check()
         if time.monotonic() >= deadline:
             return False
-        context.log("waiting for the device")
+        if not said:
+            context.log(f"device in use by another process; waiting up to {wait}s for it")
+            said = True
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
