@@ -958,6 +958,9 @@ def tick(
             show_envvar=True,
         ),
     ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Report what the tick did as JSON on stdout.")
+    ] = False,
 ) -> None:
     """The cron entry point: launch due tasks as detached runs. Quiet when all is well."""
     from tapesched import paths
@@ -968,7 +971,29 @@ def tick(
         raise InvalidInput(f"--max-concurrent: {max_concurrent} is not valid; expected 1 or more")
     at = parse_instant(now_, host_zone_name(), "--now") if now_ else now()
     report = ticker.tick(paths.resolve(Globals.db), at, dry_run, max_concurrent)
-    if dry_run:
+    if json_out:
+        from tapesched.render import print_json
+
+        print_json(
+            {
+                "now": at.isoformat(),
+                "dry_run": dry_run,
+                "busy": report.busy,
+                "launched": [
+                    {
+                        "task": name,
+                        "execution_id": None if dry_run else execution,
+                        "trigger": trigger,
+                    }
+                    for name, execution, trigger in report.launched
+                ],
+                "skipped": [{"task": name, "reason": reason} for name, reason in report.skipped],
+                "queued": report.queued,
+                "relaunched": report.relaunched,
+                "problems": report.problems,
+            }
+        )
+    elif dry_run:
         for name, _, trigger in report.launched:
             sys.stdout.write(f"would launch {name} ({trigger})\n")
         for name, reason in report.skipped:

@@ -518,3 +518,16 @@ def test_a_task_whose_schedule_no_longer_computes_harms_no_other(sh, home):
     [entry] = wait_final(sh, "healthy")
     assert entry["status"] == "success"
     assert logs(sh, "broken") == []
+
+
+def test_tick_json_reports_what_it_did(sh):
+    add(sh, "reported", "--once", FUTURE, "--tz", "UTC", "--command", "true")
+    planned = sh("tick", "--now", DUE, "--dry-run", "--json").json()
+    assert planned["launched"] == [
+        {"task": "reported", "execution_id": None, "trigger": "schedule"}
+    ]
+    done = sh("tick", "--now", DUE, "--json").json()
+    [launched] = done["launched"]
+    assert launched["task"] == "reported" and launched["execution_id"]
+    [entry] = wait_final(sh, "reported")
+    assert entry["execution_id"] == launched["execution_id"]
