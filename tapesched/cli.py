@@ -918,7 +918,8 @@ def status(json_out: JsonOut = False) -> None:
     with store.read() as session:
         counts = db.counts(session)
         last = db.last_tick(session)
-    running = last is not None and 0 <= (current - last).total_seconds() <= 120
+    # A tick in the last two minutes (a second of slack for a clock read just before it).
+    running = last is not None and -1 <= (current - last).total_seconds() <= 120
     data = {"running": running, **counts, "last_tick_time": last.isoformat() if last else None}
     if json_out:
         print_json(data)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,10 @@ DEFAULT_MAX_CONCURRENT = 4
 LATE_AFTER = timedelta(seconds=90)
 # A claimed execution whose runner never started within this time is lost.
 NEVER_STARTED_AFTER = timedelta(minutes=10)
+# A claimed execution with no runner after this long is launched again (its first
+# launch died with a killed tick, or is still starting on a loaded host: a second
+# runner for the same execution exits at once).
+RELAUNCH_AFTER = timedelta(seconds=5)
 # The runner enforces timeouts itself; tick steps in only if it is this far past.
 TIMEOUT_MARGIN = timedelta(seconds=30)
 STOP_GRACE = 10.0
@@ -56,9 +61,18 @@ def max_concurrent_runs() -> int:
 
 
 def tick(
-    paths: StatePaths, now: datetime, dry_run: bool = False, max_concurrent: int | None = None
+    paths: StatePaths,
+    now: datetime,
+    dry_run: bool = False,
+    max_concurrent: int | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> TickReport:
-    """Run one tick as of `now`; return what it did."""
+    """Run one tick; return what it did.
+
+    Schedules are evaluated as of `now` (--now moves it). Bookkeeping reads the
+    wall clock `clock`: the heartbeat, when a claim was made, how long a runner
+    has been starting or running.
+    """
     report = TickReport()
     lock = process.FileLock(paths.tick_lock)
     paths.ensure()
@@ -69,10 +83,10 @@ def tick(
         store = db.Store(paths)
         if not dry_run:
             with store.write() as session:
-                db.set_meta(session, "last_tick_time", now.isoformat())
-        reconcile(store, paths, now, report, dry_run)
+                db.set_meta(session, "last_tick_time", clock().isoformat())
+        reconcile(store, paths, clock, report, dry_run)
         claim_and_launch(
-            store, paths, now, max_concurrent or max_concurrent_runs(), report, dry_run
+            store, paths, now, max_concurrent or max_concurrent_runs(), report, dry_run, clock
         )
     finally:
         lock.release()
@@ -80,7 +94,11 @@ def tick(
 
 
 def reconcile(
-    store: db.Store, paths: StatePaths, now: datetime, report: TickReport, dry_run: bool
+    store: db.Store,
+    paths: StatePaths,
+    clock: Callable[[], datetime],
+    report: TickReport,
+    dry_run: bool,
 ) -> None:
     """Find runners that vanished (lost), never started (relaunch), or overran their timeout."""
     host = socket.gethostname()
@@ -95,9 +113,12 @@ def reconcile(
         if execution.pid is None:
             if held:
                 continue
-            if now - execution.created_at > NEVER_STARTED_AFTER:
-                _mark(store, execution, "lost", now, "runner never started", report, name, dry_run)
-            elif not dry_run:
+            waiting = clock() - execution.created_at
+            if waiting > NEVER_STARTED_AFTER:
+                _mark(
+                    store, execution, "lost", clock(), "runner never started", report, name, dry_run
+                )
+            elif waiting >= RELAUNCH_AFTER and not dry_run:
                 _launch(paths, execution.execution_id, Path(execution.log_path), report)
                 report.relaunched.append(execution.execution_id)
             continue
@@ -109,7 +130,7 @@ def reconcile(
                 store,
                 execution,
                 "lost",
-                now,
+                clock(),
                 f"runner (pid {execution.pid}) vanished without recording a result",
                 report,
                 name,
@@ -118,14 +139,14 @@ def reconcile(
             continue
         started = execution.started_at
         # Timeouts are real elapsed time: the wall clock, whatever --now says.
-        if timeout and started and utcnow() - started > timedelta(seconds=timeout) + TIMEOUT_MARGIN:
+        if timeout and started and clock() - started > timedelta(seconds=timeout) + TIMEOUT_MARGIN:
             if dry_run:
                 continue
             recorded = _mark(
                 store,
                 execution,
                 "failed",
-                now,
+                clock(),
                 f"timed out after {timeout}s (stopped by tick)",
                 report,
                 name,
@@ -177,6 +198,7 @@ def claim_and_launch(
     max_concurrent: int,
     report: TickReport,
     dry_run: bool,
+    clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Claim due tasks oldest first, then launch the runner of each claim.
 
@@ -186,7 +208,7 @@ def claim_and_launch(
     """
     claimed: list[tuple[str, str]] = []
     try:
-        _claim_all(store, paths, now, max_concurrent, report, dry_run, claimed)
+        _claim_all(store, paths, now, max_concurrent, report, dry_run, claimed, clock)
     finally:
         for task_name, execution_id in claimed:
             _launch(paths, execution_id, paths.output_log(task_name, execution_id), report)
@@ -200,6 +222,7 @@ def _claim_all(
     report: TickReport,
     dry_run: bool,
     claimed: list[tuple[str, str]],
+    clock: Callable[[], datetime],
 ) -> None:
     seen: set[int] = set()
     while True:
@@ -218,7 +241,7 @@ def _claim_all(
                 continue
             try:
                 kind, detail = claim_one(
-                    store, paths, task.id, task.next_run_time, now, max_concurrent
+                    store, paths, task.id, task.next_run_time, now, max_concurrent, clock
                 )
             except InvalidInput as error:
                 # A schedule that no longer computes (say, a zone gone from tzdata) must
@@ -248,6 +271,7 @@ def claim_one(
     expected: datetime,
     now: datetime,
     max_concurrent: int,
+    clock: Callable[[], datetime] = utcnow,
 ) -> tuple[str, str]:
     """One claim transaction for one due task.
 
@@ -271,8 +295,8 @@ def claim_one(
                     task_id=task.id,
                     trigger=_trigger(expected, now),
                     scheduled_for=expected,
-                    created_at=now,
-                    completed_at=now,
+                    created_at=clock(),
+                    completed_at=clock(),
                     status="skipped",
                     error_message=f"skipped: {reason}",
                     device=task.device,
@@ -293,7 +317,7 @@ def claim_one(
                 task_id=task.id,
                 trigger=_trigger(expected, now),
                 scheduled_for=expected,
-                created_at=now,
+                created_at=clock(),
                 status="running",
                 device=task.device,
                 log_path=str(paths.output_log(task.task_name, execution_id)),

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from helpers import dump, wait_until
 
+from tapesched import tick as ticker
+
 FUTURE = "2030-01-01 00:00"
 DUE = "2030-01-01T00:00:10+00:00"
 
@@ -219,6 +221,7 @@ def test_tick_killed_between_claim_and_launch_loses_and_doubles_nothing(sh):
     assert crashed.code == -signal.SIGKILL
     [pending] = logs(sh, "fragile")
     assert pending["status"] == "running" and pending["pid"] is None
+    time.sleep(ticker.RELAUNCH_AFTER.total_seconds() + 0.5)  # the claim is no longer fresh
     assert sh("tick", "--now", DUE).code == 0
     [entry] = wait_final(sh, "fragile")
     assert entry["execution_id"] == pending["execution_id"]
