@@ -98,6 +98,7 @@ ScheduleType = Annotated[
     str | None,
     typer.Option(
         "--schedule-type",
+        metavar="TYPE",
         help="once|interval|daily|weekly|monthly|yearly|cron (seed form).",
         rich_help_panel="Schedule",
     ),
@@ -106,71 +107,116 @@ ScheduleConfig = Annotated[
     str | None,
     typer.Option(
         "--schedule-config",
+        metavar="JSON",
         help='JSON, e.g. \'{"time": "02:00:00"}\' (seed form).',
         rich_help_panel="Schedule",
     ),
 ]
 Once = Annotated[
-    str | None, typer.Option("--once", help="Once at a local time: '2026-12-25 14:30'.")
+    str | None,
+    typer.Option("--once", metavar="DATETIME", help="Once at a local time: '2026-12-25 14:30'."),
 ]
-Every = Annotated[str | None, typer.Option("--every", help="Interval: 30m, 2h, 1d (elapsed time).")]
-Daily = Annotated[str | None, typer.Option("--daily", help="Daily at HH:MM[:SS].")]
+Every = Annotated[
+    str | None,
+    typer.Option("--every", metavar="N{m,h,d}", help="Interval: 30m, 2h, 1d (elapsed time)."),
+]
+Daily = Annotated[str | None, typer.Option("--daily", metavar="TIME", help="Daily at HH:MM[:SS].")]
 Weekly = Annotated[
     str | None,
-    typer.Option("--weekly", help="Weekly on days: mon or mon,thu (0=Mon..6=Sun); with --at."),
+    typer.Option(
+        "--weekly", metavar="DAYS", help="Weekly on days: mon or mon,thu (0=Mon..6=Sun); with --at."
+    ),
 ]
 Monthly = Annotated[
     str | None,
     typer.Option(
-        "--monthly", help="Monthly on a day 1-31 (clamped to the month's end); with --at."
+        "--monthly",
+        metavar="DAY",
+        help="Monthly on a day 1-31 (clamped to the month's end); with --at.",
     ),
 ]
 Yearly = Annotated[
     str | None,
-    typer.Option("--yearly", help="Yearly on MM-DD (02-29 runs 02-28 in common years); with --at."),
+    typer.Option(
+        "--yearly",
+        metavar="MM-DD",
+        help="Yearly on MM-DD (02-29 runs 02-28 in common years); with --at.",
+    ),
 ]
-Cron = Annotated[str | None, typer.Option("--cron", help="A 5-field cron expression: '0 2 * * *'.")]
+Cron = Annotated[
+    str | None,
+    typer.Option("--cron", metavar="EXPR", help="A 5-field cron expression: '0 2 * * *'."),
+]
 At = Annotated[
     str | None,
-    typer.Option("--at", help="Time of day for --weekly, --monthly, --yearly (default 00:00)."),
+    typer.Option(
+        "--at",
+        metavar="TIME",
+        help="Time of day for --weekly, --monthly, --yearly (default 00:00).",
+    ),
 ]
 Zone = Annotated[
-    str | None, typer.Option("--timezone", "--tz", help="IANA zone (default: the host's zone).")
+    str | None,
+    typer.Option(
+        "--timezone", "--tz", metavar="ZONE", help="IANA zone (default: the host's zone)."
+    ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine output (JSON) on stdout.")]
 ActionType = Annotated[
     str | None,
-    typer.Option("--action", help="backup|recovery|cleanup|health_check|retention_check|custom."),
+    typer.Option(
+        "--action",
+        metavar="TYPE",
+        help="backup|recovery|cleanup|health_check|retention_check|custom.",
+    ),
 ]
 ActionConfig = Annotated[
-    str | None, typer.Option("--action-config", help="JSON for the action (seed form).")
+    str | None,
+    typer.Option("--action-config", metavar="JSON", help="JSON for the action (seed form)."),
 ]
 Source = Annotated[
-    list[str] | None, typer.Option("--source", help="Backup: a source path (repeat for more).")
+    list[str] | None,
+    typer.Option("--source", metavar="PATH", help="Backup: a source path (repeat for more)."),
 ]
 Device = Annotated[
-    str | None, typer.Option("--device", help="Tape drive (/dev/nst0) or virtual-tape directory.")
+    str | None,
+    typer.Option(
+        "--device", metavar="DEVICE", help="Tape drive (/dev/nst0) or virtual-tape directory."
+    ),
 ]
-Level = Annotated[str | None, typer.Option("--level", help="Backup: full or incremental.")]
+Level = Annotated[
+    str | None, typer.Option("--level", metavar="LEVEL", help="Backup: full or incremental.")
+]
 Compress = Annotated[
     bool | None, typer.Option("--compress/--no-compress", help="Backup: gzip the archive.")
 ]
 Exclude = Annotated[
-    list[str] | None, typer.Option("--exclude", help="Backup: tar exclude pattern (repeat).")
+    list[str] | None,
+    typer.Option("--exclude", metavar="PATTERN", help="Backup: tar exclude pattern (repeat)."),
 ]
 Command = Annotated[
     str | None,
-    typer.Option("--command", help="Custom: the command (split like a shell, run without one)."),
+    typer.Option(
+        "--command",
+        metavar="COMMAND",
+        help="Custom: the command (split like a shell, run without one).",
+    ),
 ]
-FromTask = Annotated[str | None, typer.Option("--from-task", help="Recovery: the backup task.")]
-Target = Annotated[str | None, typer.Option("--target", help="Recovery: the target folder.")]
+FromTask = Annotated[
+    str | None, typer.Option("--from-task", metavar="TASK", help="Recovery: the backup task.")
+]
+Target = Annotated[
+    str | None, typer.Option("--target", metavar="PATH", help="Recovery: the target folder.")
+]
 RetentionDays = Annotated[
-    int | None, typer.Option("--retention-days", help="Cleanup: days of history to keep.")
+    int | None,
+    typer.Option("--retention-days", metavar="DAYS", help="Cleanup: days of history to keep."),
 ]
 PingUrl = Annotated[
     str | None,
     typer.Option(
         "--ping-url",
+        metavar="URL",
         help="Healthchecks-style URL: URL/start at start, URL on success, URL/fail on failure "
         "(edit: '' removes it).",
     ),
@@ -179,12 +225,16 @@ NotifyCommand = Annotated[
     str | None,
     typer.Option(
         "--notify-command",
+        metavar="COMMAND",
         help="Command run after a failed run, with TAPESCHED_TASK, TAPESCHED_EXECUTION_ID, "
         "TAPESCHED_STATUS, TAPESCHED_ERROR, TAPESCHED_OUTPUT set (edit: '' removes it).",
     ),
 ]
 NotifyOn = Annotated[
-    str | None, typer.Option("--notify-on", help="When to run it: failure (default) or always.")
+    str | None,
+    typer.Option(
+        "--notify-on", metavar="WHEN", help="When to run it: failure (default) or always."
+    ),
 ]
 
 
@@ -262,7 +312,7 @@ def init(
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="Unique task name.")],
-    description: Annotated[str, typer.Option("--description", "-d")] = "",
+    description: Annotated[str, typer.Option("--description", "-d", metavar="TEXT")] = "",
     schedule_type: ScheduleType = None,
     schedule_config: ScheduleConfig = None,
     once: Once = None,
@@ -286,16 +336,26 @@ def add(
     target: Target = None,
     retention_days: RetentionDays = None,
     timeout: Annotated[
-        int | None, typer.Option("--timeout", help="Seconds before a run is stopped as failed.")
+        int | None,
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="Seconds before a run is stopped as failed."
+        ),
     ] = None,
     misfire: Annotated[
-        str, typer.Option("--misfire", help="Missed runs: run_once (catch up once) or skip.")
+        str,
+        typer.Option(
+            "--misfire", metavar="POLICY", help="Missed runs: run_once (catch up once) or skip."
+        ),
     ] = "run_once",
     misfire_grace: Annotated[
-        int | None, typer.Option("--misfire-grace", help="Seconds of lateness still caught up.")
+        int | None,
+        typer.Option(
+            "--misfire-grace", metavar="SECONDS", help="Seconds of lateness still caught up."
+        ),
     ] = None,
     device_wait: Annotated[
-        int, typer.Option("--device-wait", help="Seconds a run waits for its drive.")
+        int,
+        typer.Option("--device-wait", metavar="SECONDS", help="Seconds a run waits for its drive."),
     ] = 60,
     ping_url: PingUrl = None,
     notify_command: NotifyCommand = None,
@@ -608,8 +668,10 @@ def edit(
     task_ref: Annotated[
         str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
     ],
-    name: Annotated[str | None, typer.Option("--name", help="Rename the task.")] = None,
-    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="Rename the task.")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", metavar="TEXT")] = None,
     schedule_type: ScheduleType = None,
     schedule_config: ScheduleConfig = None,
     once: Once = None,
@@ -633,11 +695,13 @@ def edit(
     target: Target = None,
     retention_days: RetentionDays = None,
     timeout: Annotated[
-        int | None, typer.Option("--timeout", help="Seconds; 0 removes the timeout.")
+        int | None,
+        typer.Option("--timeout", metavar="SECONDS", help="Seconds; 0 removes the timeout."),
     ] = None,
     misfire: Annotated[str | None, typer.Option("--misfire")] = None,
     misfire_grace: Annotated[
-        int | None, typer.Option("--misfire-grace", help="Seconds; -1 removes the grace.")
+        int | None,
+        typer.Option("--misfire-grace", metavar="SECONDS", help="Seconds; -1 removes the grace."),
     ] = None,
     device_wait: Annotated[int | None, typer.Option("--device-wait")] = None,
     ping_url: PingUrl = None,
@@ -751,7 +815,11 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     grace: Annotated[
         float,
-        typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL for a run in progress."),
+        typer.Option(
+            "--grace",
+            metavar="SECONDS",
+            help="Seconds between SIGTERM and SIGKILL for a run in progress.",
+        ),
     ] = 10.0,
     json_out: JsonOut = False,
 ) -> None:
@@ -847,10 +915,11 @@ def preview(
         str | None,
         typer.Option(
             "--from",
+            metavar="TIME",
             help="Start after this instant (default now); local unless it has an offset.",
         ),
     ] = None,
-    count: Annotated[int, typer.Option("--count", "-n", help="How many runs.")] = 10,
+    count: Annotated[int, typer.Option("--count", "-n", metavar="N", help="How many runs.")] = 10,
     json_out: JsonOut = False,
 ) -> None:
     """Show the next runs of a task or of a schedule, DST shifts marked."""
@@ -944,7 +1013,9 @@ def tick(
     now_: Annotated[
         str | None,
         typer.Option(
-            "--now", help="Evaluate as if at this instant (ISO 8601; local if no offset)."
+            "--now",
+            metavar="TIME",
+            help="Evaluate as if at this instant (ISO 8601; local if no offset).",
         ),
     ] = None,
     dry_run: Annotated[
@@ -954,6 +1025,7 @@ def tick(
         int | None,
         typer.Option(
             "--max-concurrent",
+            metavar="N",
             envvar="TAPESCHED_MAX_CONCURRENT_RUNS",
             help="Most runners at once (default 4).",
             show_envvar=True,
@@ -1084,7 +1156,8 @@ def stop(
         str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
     ],
     grace: Annotated[
-        float, typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL.")
+        float,
+        typer.Option("--grace", metavar="SECONDS", help="Seconds between SIGTERM and SIGKILL."),
     ] = 10.0,
     json_out: JsonOut = False,
 ) -> None:
@@ -1111,10 +1184,13 @@ def logs(
     task_ref: Annotated[
         str, typer.Argument(metavar="TASK", help="Task name or id.", autocompletion=complete_task)
     ],
-    limit: Annotated[int, typer.Option("--limit", help="Most entries (1-1000).")] = 100,
-    offset: Annotated[int, typer.Option("--offset", help="Entries to skip.")] = 0,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", help="Most entries (1-1000).")
+    ] = 100,
+    offset: Annotated[int, typer.Option("--offset", metavar="N", help="Entries to skip.")] = 0,
     status_: Annotated[
-        str | None, typer.Option("--status", help="Only this status (success, failed, ...).")
+        str | None,
+        typer.Option("--status", metavar="STATUS", help="Only this status (success, failed, ...)."),
     ] = None,
     json_out: JsonOut = False,
 ) -> None:
