@@ -534,3 +534,26 @@ def test_tick_json_reports_what_it_did(sh):
     assert launched["task"] == "reported" and launched["execution_id"]
     [entry] = wait_final(sh, "reported")
     assert entry["execution_id"] == launched["execution_id"]
+
+
+@pytest.mark.parametrize(("answer", "code", "kept"), [(b"n\n", 1, True), (b"y\n", 0, False)])
+def test_delete_asks_on_a_terminal(sh, answer, code, kept):
+    import pty
+
+    add(sh, "precious", "--daily", "02:00", "--command", "true")
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer)
+        done = subprocess.run(
+            [sys.executable, "-m", "tapesched", "delete", "precious"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == code
+    assert "delete task precious and its history?" in done.stderr
+    assert (sh("show", "precious").code == 0) is kept
