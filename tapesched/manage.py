@@ -161,11 +161,6 @@ def check_positive(name: str, value: int | None) -> None:
         raise InvalidInput(f"{name}: {value} is not valid; expected a number of seconds above 0")
 
 
-def first_run(schedule: schedules.Schedule, now: datetime, created_at: datetime) -> datetime | None:
-    """The next run of a (re)scheduled task, counted from now."""
-    return schedules.next_run(schedule, now, None, created_at)
-
-
 def forced_once(schedule: schedules.Schedule) -> datetime | None:
     """The instant of a once schedule, even a past one (accepted with --force: it runs at
     the next tick as a catch-up)."""
