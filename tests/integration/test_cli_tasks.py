@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -349,25 +350,19 @@ def test_unwritable_database_location_exit_5(run_cli, tmp_path):
     assert result.code == 5 and result.err.count("\n") == 1
 
 
-def test_read_only_database_exit_5(run_cli, home, tmp_path):
+@pytest.mark.skipif(os.geteuid() == 0, reason="needs a non-root user: root ignores file modes")
+def test_read_only_database_exit_5(run_cli, home):
     run_cli("add", "x", "--daily", "02:00", "--command", "true")
     db = home / "tapesched.db"
     before = dump(db)
-    # Root ignores file modes, so use SQLite's own read-only open through a URI-less path:
-    # a database whose folder and file are immutable to this user is simulated by
-    # holding an exclusive lock for longer than the busy timeout instead (see engine tests).
     db.chmod(0o400)
-    (home).chmod(0o500)
+    home.chmod(0o500)
     try:
-        import os
-
-        if os.geteuid() == 0:
-            pytest.skip("running as root: file modes do not make the database read-only")
         result = run_cli("add", "y", "--daily", "02:00", "--command", "true")
-        assert result.code == 5 and "cannot be written" in result.err
     finally:
         home.chmod(0o700)
         db.chmod(0o600)
+    assert result.code == 5 and "cannot be written" in result.err
     assert dump(db) == before
 
 
