@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -20,17 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+import _bench as b
 
 
 def task_file(path: Path, count: int) -> None:
@@ -72,7 +61,7 @@ def main() -> None:
             command = [sys.executable, "-m", "tapesched", "apply", str(file)]
             first.append(timed(command, env))
             again.append(timed(command, env))
-        print(f"machine: {machine()}")
+        b.print_machine("apply: a task file created, then applied again")
         print(f"tasks: {options.tasks}, repetitions: {options.repeat}")
         print(f"{'case':<28}{'median s':>10}{'tasks/s':>12}")
         for name, values in (("apply (create all)", first), ("re-apply (all unchanged)", again)):
