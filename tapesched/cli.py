@@ -385,9 +385,10 @@ def add(
     from tapesched import schedule as schedules
     from tapesched.clock import host_zone_name
     from tapesched.models import Task
+    from tapesched.schedule_config import validate_zone
 
     manage.check_name(name)
-    zone = schedules.validate_zone(timezone) if timezone else host_zone_name()
+    zone = validate_zone(timezone) if timezone else host_zone_name()
     sched_in = schedule_input(
         schedule_type, schedule_config, once, every, daily, weekly, monthly, yearly, cron, at
     )
@@ -511,7 +512,7 @@ def _print_task(task: Any, json_out: bool, created: bool = False) -> None:
 
 
 def _schedule_of(task: Any):  # noqa: ANN202
-    from tapesched.schedule import Schedule
+    from tapesched.schedule_config import Schedule
 
     return Schedule(task.schedule_type, task.schedule_config, task.timezone)
 
@@ -720,6 +721,7 @@ def edit(
     from tapesched import manage
     from tapesched import schedule as schedules
     from tapesched import store as db
+    from tapesched.schedule_config import validate_zone
 
     if name is not None:
         manage.check_name(name)
@@ -749,7 +751,7 @@ def edit(
         target,
         retention_days,
     )
-    zone = schedules.validate_zone(timezone) if timezone else None
+    zone = validate_zone(timezone) if timezone else None
     store = open_store()
     current = now()
     with store.write() as session:
@@ -927,6 +929,7 @@ def preview(
     from tapesched import schedule as schedules
     from tapesched.clock import host_zone_name, parse_instant
     from tapesched.render import print_json, table
+    from tapesched.schedule_config import validate, validate_zone
 
     if count < 1 or count > 10000:
         raise InvalidInput(f"--count: {count} is out of range; expected 1-10000")
@@ -941,14 +944,14 @@ def preview(
 
         with open_store().read() as session:
             task = db.find_task(session, task_ref)
-        schedule = schedules.validate(
+        schedule = validate(
             task.schedule_type,
             task.schedule_config,
-            schedules.validate_zone(timezone) if timezone else task.timezone,
+            validate_zone(timezone) if timezone else task.timezone,
         )
         created_at = task.created_at
     else:
-        zone = schedules.validate_zone(timezone) if timezone else host_zone_name()
+        zone = validate_zone(timezone) if timezone else host_zone_name()
         schedule = manage.resolve_schedule(sched_in, zone)
     start = parse_instant(from_, schedule.zone, "--from") if from_ else now()
     runs = schedules.preview(schedule, start, count, created_at or start)

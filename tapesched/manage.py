@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from tapesched import schedule as schedules
+from tapesched import schedule_config, schedule_shorthands
 from tapesched.actions import validate_action
 from tapesched.errors import InvalidInput
+from tapesched.schedule_config import Schedule
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MISFIRE_POLICIES = ("run_once", "skip")
@@ -61,13 +63,13 @@ class ScheduleInput:
 
 def resolve_schedule(
     given: ScheduleInput, zone: str, current: tuple[str, dict] | None = None
-) -> schedules.Schedule:
+) -> Schedule:
     """Given the schedule options and a zone, return a validated Schedule.
 
     The seed form (--schedule-type with --schedule-config) and one shorthand
     are alternatives; `current` (type, config) fills in what an edit leaves out.
     """
-    shorthand = schedules.parse_shorthand(**given.shorthands)
+    shorthand = schedule_shorthands.parse_shorthand(**given.shorthands)
     if shorthand and (given.schedule_type or given.schedule_config):
         raise InvalidInput(
             "schedule: give either --schedule-type/--schedule-config or one shorthand "
@@ -91,7 +93,7 @@ def resolve_schedule(
                 f"schedule_config: required with --schedule-type {schedule_type}; "
                 "expected a JSON object (see 'tapesched add --help')"
             )
-    return schedules.validate(schedule_type, config, zone)
+    return schedule_config.validate(schedule_type, config, zone)
 
 
 @dataclass
@@ -161,7 +163,7 @@ def check_positive(name: str, value: int | None) -> None:
         raise InvalidInput(f"{name}: {value} is not valid; expected a number of seconds above 0")
 
 
-def forced_once(schedule: schedules.Schedule) -> datetime | None:
+def forced_once(schedule: Schedule) -> datetime | None:
     """The instant of a once schedule, even a past one (accepted with --force: it runs at
     the next tick as a catch-up)."""
     from datetime import UTC

@@ -375,8 +375,9 @@ def last_tick(session: Session) -> datetime | None:
 def next_from_now(task: Task, now: datetime) -> datetime | None:
     """The task's next run counted from now (enable, edit)."""
     from tapesched import schedule as schedules
+    from tapesched.schedule_config import Schedule
 
-    schedule = schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
+    schedule = Schedule(task.schedule_type, task.schedule_config, task.timezone)
     return schedules.next_run(schedule, now, None, task.created_at)
 
 

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from tapesched import manage, notify
+from tapesched import manage, notify, schedule_config
 from tapesched import schedule as schedules
 from tapesched import store as db
 from tapesched.actions import validate_action
 from tapesched.errors import InvalidInput
 from tapesched.models import Task
+from tapesched.schedule_config import Schedule
 
 # The file's keys: the seed's field names and the task options, in export order.
 FIELDS = (
@@ -99,10 +100,10 @@ def _normalize(entry: dict[str, Any], host_zone: str) -> dict[str, Any]:
     zone = definition.get("timezone") or host_zone
     if not isinstance(zone, str):
         raise InvalidInput("timezone: expected an IANA zone name")
-    schedules.validate_zone(zone)
+    schedule_config.validate_zone(zone)
     if not isinstance(definition["schedule_config"], dict):
         raise InvalidInput("schedule_config: expected a table")
-    schedule = schedules.validate(
+    schedule = schedule_config.validate(
         str(definition["schedule_type"]), definition["schedule_config"], zone
     )
     definition.update(
@@ -158,7 +159,7 @@ def execute(session: Session, work: Plan, now: datetime) -> None:
     """Make the planned changes in the caller's transaction."""
     rows = []
     for definition in work.create:
-        schedule = schedules.Schedule(
+        schedule = Schedule(
             definition["schedule_type"], definition["schedule_config"], definition["timezone"]
         )
         enabled = definition["enabled"]

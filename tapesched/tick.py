@@ -28,6 +28,7 @@ from tapesched.clock import utcnow
 from tapesched.errors import InvalidInput
 from tapesched.models import Execution, Task
 from tapesched.paths import StatePaths
+from tapesched.schedule_config import Schedule
 
 DEFAULT_MAX_CONCURRENT = 4
 # A tick this late (or later) means ticks were missed: the run is a catch-up.
@@ -283,7 +284,7 @@ def claim_one(
         task = session.get(Task, task_id)
         if task is None or not task.enabled or task.next_run_time != expected:
             return ("gone", "")
-        schedule = schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
+        schedule = Schedule(task.schedule_type, task.schedule_config, task.timezone)
         new_next = schedules.next_run(schedule, now, expected, task.created_at)
         reason = skip_reason(task, now, db.running_for_task(session, task.id) is not None)
         if reason is not None:

@@ -60,6 +60,7 @@ def _ago(delta: timedelta) -> str:
 def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     from tapesched import schedule as schedules
     from tapesched import store as db
+    from tapesched.schedule_config import Schedule
 
     now = context.now()
     max_age = config.get("max_age_hours")
@@ -91,7 +92,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
                 window = timedelta(hours=float(max_age))
             else:
                 period = schedules.period(
-                    schedules.Schedule(task.schedule_type, task.schedule_config, task.timezone)
+                    Schedule(task.schedule_type, task.schedule_config, task.timezone)
                 )
                 window = 2 * period if period is not None else None
             checks.append(

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapesched import schedule as module
+from tapesched import schedule_config
 
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe")
 # 2026 transitions (UTC) of the zones above: the interesting neighbourhoods.
@@ -41,9 +42,9 @@ instants = st.one_of(anywhere, near_dst)
 
 
 @st.composite
-def schedules(draw: st.DrawFn) -> module.Schedule:
+def schedules(draw: st.DrawFn) -> schedule_config.Schedule:
     """Any valid schedule in one of the four zones."""
-    kind = draw(st.sampled_from(module.SCHEDULE_TYPES))
+    kind = draw(st.sampled_from(schedule_config.SCHEDULE_TYPES))
     at = draw(times)
     if kind == "once":
         moment = draw(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2029, 1, 1)))
@@ -85,13 +86,13 @@ def schedules(draw: st.DrawFn) -> module.Schedule:
                 )
             )
         }
-    return module.validate(kind, config, draw(zones))
+    return schedule_config.validate(kind, config, draw(zones))
 
 
 @settings(max_examples=300, deadline=None)
 @given(schedule=schedules(), after=instants)
 def test_next_run_is_strictly_after_and_successive_runs_increase(
-    schedule: module.Schedule, after: datetime
+    schedule: schedule_config.Schedule, after: datetime
 ) -> None:
     runs = module.preview(schedule, after, 4)
 
@@ -106,7 +107,9 @@ def test_next_run_is_strictly_after_and_successive_runs_increase(
 
 @settings(max_examples=200, deadline=None)
 @given(schedule=schedules(), after=instants)
-def test_next_run_from_a_run_never_repeats_it(schedule: module.Schedule, after: datetime) -> None:
+def test_next_run_from_a_run_never_repeats_it(
+    schedule: schedule_config.Schedule, after: datetime
+) -> None:
     first = module.next_run(schedule, after)
 
     if first is None:
@@ -118,7 +121,7 @@ def test_next_run_from_a_run_never_repeats_it(schedule: module.Schedule, after: 
 
 def _daily_days(zone: str, at: str, first: date, last: date) -> list[datetime]:
     """Given a zone and a time, return every daily run from local `first` to `last`."""
-    schedule = module.validate("daily", {"time": at}, zone)
+    schedule = schedule_config.validate("daily", {"time": at}, zone)
     tz = ZoneInfo(zone)
     after = datetime.combine(first, time(), tz) - timedelta(seconds=1)
     runs = []
@@ -132,7 +135,7 @@ def _daily_days(zone: str, at: str, first: date, last: date) -> list[datetime]:
 def _check_daily(zone: str, at: str) -> None:
     first, last = date(2026, 1, 1), date(2027, 12, 31)
     tz = ZoneInfo(zone)
-    wanted = module._parse_time(at, "time")
+    wanted = schedule_config.parse_time(at, "time")
 
     runs = _daily_days(zone, at, first, last)
 
@@ -174,7 +177,7 @@ def test_daily_runs_once_on_every_local_day_at_random_times(zone: str, at: str) 
 def test_weekly_runs_on_a_chosen_weekday_within_a_week(
     zone: str, at: str, days: list[int], after: datetime
 ) -> None:
-    schedule = module.validate("weekly", {"day_of_week": days, "time": at}, zone)
+    schedule = schedule_config.validate("weekly", {"day_of_week": days, "time": at}, zone)
     tz = ZoneInfo(zone)
 
     runs = module.preview(schedule, after, 3)
@@ -187,13 +190,15 @@ def test_weekly_runs_on_a_chosen_weekday_within_a_week(
         assert earlier < later
         assert not [day for day in skipped if day.weekday() in days]
     for run, _ in runs:
-        _assert_wall_time(run, tz, module._parse_time(at, "time"))
+        _assert_wall_time(run, tz, schedule_config.parse_time(at, "time"))
 
 
 @pytest.mark.parametrize("day_of_month", [1, 15, 28, 29, 30, 31])
 @pytest.mark.parametrize("zone", ZONES)
 def test_monthly_runs_once_a_month_on_the_clamped_day(zone: str, day_of_month: int) -> None:
-    schedule = module.validate("monthly", {"day_of_month": day_of_month, "time": "02:30"}, zone)
+    schedule = schedule_config.validate(
+        "monthly", {"day_of_month": day_of_month, "time": "02:30"}, zone
+    )
     tz = ZoneInfo(zone)
 
     runs = module.preview(schedule, datetime(2025, 12, 31, 12, tzinfo=tz), 36)  # 2026-2028
@@ -217,7 +222,9 @@ def test_yearly_runs_within_a_year_on_the_clamped_date(
 ) -> None:
     if day > (29 if month == 2 else calendar.monthrange(2001, month)[1]):
         return  # refused by validate; covered by the tables
-    schedule = module.validate("yearly", {"month": month, "day": day, "time": "02:30"}, zone)
+    schedule = schedule_config.validate(
+        "yearly", {"month": month, "day": day, "time": "02:30"}, zone
+    )
     tz = ZoneInfo(zone)
 
     run = module.next_run(schedule, after)
@@ -233,8 +240,8 @@ def test_cron_at_a_fixed_time_matches_daily(
     zone: str, hour: int, minute: int, after: datetime
 ) -> None:
     # Two independent paths (croniter over wall times; calendar arithmetic) must agree.
-    cron = module.validate("cron", {"cron": f"{minute} {hour} * * *"}, zone)
-    daily = module.validate("daily", {"time": f"{hour:02d}:{minute:02d}"}, zone)
+    cron = schedule_config.validate("cron", {"cron": f"{minute} {hour} * * *"}, zone)
+    daily = schedule_config.validate("daily", {"time": f"{hour:02d}:{minute:02d}"}, zone)
 
     assert module.preview(cron, after, 3) == module.preview(daily, after, 3)
 
@@ -243,7 +250,7 @@ def test_cron_at_a_fixed_time_matches_daily(
 @given(zone=zones, after=near_dst)
 def test_cron_every_15_minutes_is_15_minutes_of_elapsed_time(zone: str, after: datetime) -> None:
     # All four zones shift by a multiple of 15 minutes, so elapsed time never skips a beat.
-    schedule = module.validate("cron", {"cron": "*/15 * * * *"}, zone)
+    schedule = schedule_config.validate("cron", {"cron": "*/15 * * * *"}, zone)
 
     runs = [run for run, _ in module.preview(schedule, after, 30)]
 
@@ -264,7 +271,7 @@ def test_cron_every_15_minutes_is_15_minutes_of_elapsed_time(zone: str, after: d
 def test_interval_runs_on_the_anchor_grid(
     zone: str, amount: int, unit: str, anchor: datetime, after: datetime
 ) -> None:
-    schedule = module.validate("interval", {"interval": amount, "unit": unit}, zone)
+    schedule = schedule_config.validate("interval", {"interval": amount, "unit": unit}, zone)
     step = amount * {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1)}.get(
         unit, timedelta(days=1)
     )

@@ -1,10 +1,11 @@
-"""Tables for tapesched.schedule.parse_shorthand: command-line schedule options."""
+"""Tables for tapesched.schedule_shorthands.parse_shorthand: command-line schedule options."""
 
 from __future__ import annotations
 
 import pytest
 
-from tapesched import schedule as module
+from tapesched import schedule_config
+from tapesched import schedule_shorthands as module
 from tapesched.errors import InvalidInput
 
 # (options, expected (schedule_type, config))
@@ -51,7 +52,7 @@ def test_parse_shorthand(options: dict, expected: tuple[str, dict]) -> None:
     assert parsed == expected
     # What the shorthand returns is what validate() keeps.
     schedule_type, config = parsed
-    assert module.validate(schedule_type, config, "UTC").config == config
+    assert schedule_config.validate(schedule_type, config, "UTC").config == config
 
 
 def test_parse_shorthand_without_a_schedule_option_is_none() -> None:

@@ -1,0 +1,144 @@
+"""Command-line schedule shorthands: --once, --every 30m, --daily 02:00, --weekly mon,thu,
+--monthly 1, --yearly 02-29 (each with --at HH:MM where it has a day), --cron; parsed into the
+(schedule_type, config) that tapesched.schedule_config.validate() takes."""
+
+from __future__ import annotations
+
+import re
+
+from tapesched.errors import InvalidInput
+from tapesched.schedule_config import (
+    DAY_NAMES,
+    check_cron,
+    check_month_day,
+    format_datetime,
+    format_time,
+    parse_datetime,
+    parse_time,
+    show,
+)
+
+# Spelled out rather than taken from calendar.day_name, which follows the process locale.
+_DAY_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_WORDS = {
+    **{name.lower(): index for index, name in enumerate(DAY_NAMES)},
+    **{name: index for index, name in enumerate(_DAY_FULL_NAMES)},
+}
+
+_EVERY_RE = re.compile(
+    r"(\d+)\s*(m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)", re.IGNORECASE | re.ASCII
+)
+_MONTH_DAY_RE = re.compile(r"(\d{1,2})-(\d{1,2})", re.ASCII)
+_DAY_NUMBER_RE = re.compile(r"\d{1,2}", re.ASCII)
+
+_EVERY_FORM = "a number and a unit: 30m, 2h, 1d"
+_WEEKDAY_WORDS_FORM = "day names mon..sun or numbers 0-6 (0 = Monday), comma-separated"
+
+
+def _parse_every(value: str) -> dict:
+    match = _EVERY_RE.fullmatch(value.strip())
+    if match is None:
+        raise InvalidInput(f"--every: {show(value)} is not an interval; expected {_EVERY_FORM}")
+    amount = int(match[1])
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match[2][0].lower()]
+    if amount <= 0:
+        raise InvalidInput(f"--every: {show(value)} is not at least 1; expected {_EVERY_FORM}")
+    return {"interval": amount, "unit": unit}
+
+
+def _parse_weekday_words(value: str) -> int | list[int]:
+    days: set[int] = set()
+    for part in value.split(","):
+        bounds = [_weekday_word(word, value) for word in part.split("-")]
+        if len(bounds) == 1:
+            days.add(bounds[0])
+        elif len(bounds) == 2 and bounds[0] <= bounds[1]:
+            days.update(range(bounds[0], bounds[1] + 1))
+        else:
+            raise InvalidInput(
+                f"--weekly: {show(value)} is not a list of days; expected {_WEEKDAY_WORDS_FORM}"
+            )
+    ordered = sorted(days)
+    return ordered[0] if len(ordered) == 1 else ordered
+
+
+def _weekday_word(word: str, whole: str) -> int:
+    word = word.strip().lower()
+    if _DAY_NUMBER_RE.fullmatch(word) and 0 <= int(word) <= 6:
+        return int(word)
+    if word in _DAY_WORDS:
+        return _DAY_WORDS[word]
+    raise InvalidInput(
+        f"--weekly: {show(whole)} is not a list of days; expected {_WEEKDAY_WORDS_FORM}"
+    )
+
+
+def _parse_month_day(value: str) -> dict:
+    match = _MONTH_DAY_RE.fullmatch(value.strip())
+    month, day = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        raise InvalidInput(f"--yearly: {show(value)} is not a date; expected MM-DD such as 12-25")
+    check_month_day(month, day, "--yearly", show(value))
+    return {"month": month, "day": day}
+
+
+def parse_shorthand(
+    *,
+    once: str | None = None,
+    every: str | None = None,
+    daily: str | None = None,
+    weekly: str | None = None,
+    monthly: str | None = None,
+    yearly: str | None = None,
+    cron: str | None = None,
+    at: str | None = None,
+) -> tuple[str, dict] | None:
+    """Given the command line's schedule options, return (schedule_type, config) for validate(),
+    or None if none was given; raise InvalidInput naming the option if two are given, a value
+    is malformed, or --at comes without --weekly, --monthly or --yearly."""
+    given = {
+        name: value
+        for name, value in (
+            ("once", once),
+            ("every", every),
+            ("daily", daily),
+            ("weekly", weekly),
+            ("monthly", monthly),
+            ("yearly", yearly),
+            ("cron", cron),
+        )
+        if value is not None
+    }
+    if len(given) > 1:
+        raise InvalidInput(
+            f"--{' and --'.join(given)}: give one schedule option; expected one of --once, "
+            "--every, --daily, --weekly, --monthly, --yearly, --cron"
+        )
+    if at is not None and not given.keys() & {"weekly", "monthly", "yearly"}:
+        raise InvalidInput(
+            f"--at: {show(at)} needs --weekly, --monthly or --yearly; "
+            "expected --daily HH:MM for a daily time"
+        )
+    if not given:
+        return None
+    at_time = format_time(parse_time(at if at is not None else "00:00", "--at"))
+    if once is not None:
+        return "once", {"datetime": format_datetime(parse_datetime(once, "--once"))}
+    if every is not None:
+        return "interval", _parse_every(every)
+    if daily is not None:
+        return "daily", {"time": format_time(parse_time(daily, "--daily"))}
+    if weekly is not None:
+        return "weekly", {"day_of_week": _parse_weekday_words(weekly), "time": at_time}
+    if monthly is not None:
+        text = monthly.strip()
+        day = int(text) if _DAY_NUMBER_RE.fullmatch(text) else 0
+        if not 1 <= day <= 31:
+            raise InvalidInput(
+                f"--monthly: {show(monthly)} is not a day of the month; expected 1-31"
+            )
+        return "monthly", {"day_of_month": day, "time": at_time}
+    if yearly is not None:
+        return "yearly", {**_parse_month_day(yearly), "time": at_time}
+    assert cron is not None
+    return "cron", {"cron": check_cron(cron, "--cron")}
