@@ -1,3 +1,3 @@
-from tapesched.cli import main
+from tapesched.entry import main
 
 main()

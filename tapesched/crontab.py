@@ -41,8 +41,7 @@ def install(line: str) -> str:
     identical line is left alone. Return 'installed', 'updated' or 'present'.
     Raise OperationFailed when there is no crontab command or it fails.
     """
-    import subprocess
-
+    from tapesched import process
     from tapesched.errors import OperationFailed
 
     command = shutil.which("crontab")
@@ -51,7 +50,7 @@ def install(line: str) -> str:
             "no crontab command on this host; install cron, or use the systemd timer "
             "in examples/ (tapesched-tick.timer)"
         )
-    listed = subprocess.run([command, "-l"], capture_output=True, text=True)
+    listed = process.run_command([command, "-l"])
     if listed.returncode != 0 and "no crontab" not in listed.stderr.lower():
         raise OperationFailed(f"crontab -l failed: {listed.stderr.strip() or listed.returncode}")
     lines = listed.stdout.splitlines() if listed.returncode == 0 else []
@@ -66,9 +65,7 @@ def install(line: str) -> str:
     else:
         lines.append(line)
         outcome = "installed"
-    written = subprocess.run(
-        [command, "-"], input="\n".join(lines) + "\n", capture_output=True, text=True
-    )
+    written = process.run_command([command, "-"], input="\n".join(lines) + "\n")
     if written.returncode != 0:
         raise OperationFailed(f"crontab - failed: {written.stderr.strip() or written.returncode}")
     return outcome

@@ -3,9 +3,17 @@
 Exit codes (stable, documented in the README and the man page):
 0 done; 1 the job or operation failed; 2 invalid usage or input;
 3 no such task or execution; 4 conflict; 5 storage unavailable.
+
+Every error tapesched raises derives from TapeschedError, the failures of a
+job (ActionFailed, TapeError) and the ends of a job that are not failures of
+its own (Cancelled, TimedOut) included. The command line turns an error into
+one line on stderr and its exit code, once, at the edge; the runner records a
+job's error as the execution's error_message.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -16,13 +24,25 @@ EXIT_STORAGE = 5
 
 
 class TapeschedError(Exception):
-    """Base error: its message is one line for stderr, its exit_code the process's."""
+    """Base error: its message is one line for stderr, its exit_code the process's.
+
+    `field` names what the error is about (`action_config.device`); the message
+    is then "FIELD: DETAIL", and `detail` is the message without the field, for
+    a caller that reports it under another name.
+    """
 
     exit_code = EXIT_FAILED
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        message = f"{field}: {detail}" if field else detail
         super().__init__(message)
+        self.detail = detail
+        self.field = field
         self.message = message
+
+    def within(self, where: str) -> TapeschedError:
+        """Return the same error located in `where` (a file and a task, say)."""
+        return type(self)(self.message, field=where)
 
 
 class OperationFailed(TapeschedError):
@@ -45,3 +65,40 @@ class Conflict(TapeschedError):
 
 class StorageUnavailable(TapeschedError):
     exit_code = EXIT_STORAGE
+
+
+class ActionFailed(TapeschedError):
+    """The job failed; message is the execution's error_message, result its result."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(
+        self, detail: str, result: dict[str, Any] | None = None, *, field: str | None = None
+    ) -> None:
+        super().__init__(detail, field=field)
+        self.result = result
+
+    def within(self, where: str) -> ActionFailed:
+        return type(self)(self.message, self.result, field=where)
+
+
+class TapeError(ActionFailed):
+    """A tape or archive operation failed; the message is for the operator."""
+
+
+class JobInterrupted(TapeschedError):
+    """The job was ended from outside before it finished."""
+
+
+class Cancelled(JobInterrupted):
+    """The run was cancelled (SIGTERM to the runner, or `stop`)."""
+
+    def __init__(self, detail: str = "cancelled", *, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+
+
+class TimedOut(JobInterrupted):
+    """The run passed its timeout."""
+
+    def __init__(self, detail: str = "timed out", *, field: str | None = None) -> None:
+        super().__init__(detail, field=field)

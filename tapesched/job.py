@@ -18,31 +18,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from tapesched import process
-
-
-class ActionFailed(Exception):
-    """The job failed; message is the execution's error_message, result its result."""
-
-    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.result = result
-
-
-class Cancelled(Exception):
-    """The run was cancelled (SIGTERM to the runner, or `stop`)."""
-
-
-class TimedOut(Exception):
-    """The run passed its timeout."""
+from tapesched.errors import ActionFailed, Cancelled, TimedOut
 
 
 @dataclass
 class JobContext:
     execution_id: str
-    task: Any  # the Task row, detached
+    task: Any  # the task's TaskRecord
     paths: Any  # StatePaths
-    store: Any  # Store
+    db: Any  # the open catalog (tapesched.store.db.Database)
     output: IO[str]
     now: Callable[[], datetime]
     timeout: float | None = None
@@ -94,15 +78,13 @@ class JobContext:
         self.check()
         self.output.flush()
         try:
-            child = subprocess.Popen(
+            child = process.start_in_group(
                 argv,
                 cwd=cwd,
                 env=env,
                 stdin=stdin,
                 stdout=subprocess.PIPE if capture else (stdout or self.output),
                 stderr=self.output,
-                start_new_session=True,
-                close_fds=True,
                 text=capture,
             )
         except FileNotFoundError:
@@ -111,7 +93,6 @@ class JobContext:
             raise ActionFailed(f"command not executable: {argv[0]}") from None
         except NotADirectoryError:
             raise ActionFailed(f"working directory is not a directory: {cwd}") from None
-        process.track(child)
         self.current_group = child.pid
         if self.on_spawn:
             self.on_spawn(child.pid)

@@ -7,11 +7,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func
-from sqlmodel import Session, select
-
-from tapesched import store as db
-from tapesched.models import EXECUTION_STATUSES, Execution, Task
+from tapesched.lifecycle import FINAL_STATUSES
+from tapesched.store import catalog, executions
+from tapesched.store import tasks as task_rows
+from tapesched.store.db import Database, last_tick
 
 # name -> (type, help)
 FAMILIES = {
@@ -36,24 +35,18 @@ def _stamp(value: datetime | None) -> str | None:
     return None if value is None else f"{value.timestamp():.3f}"
 
 
-def exposition(session: Session) -> str:
+def exposition(db: Database) -> str:
     """The metrics as Prometheus text, # HELP and # TYPE first for each family."""
     samples: dict[str, list[str]] = {name: [] for name in FAMILIES}
-    last_tick = db.last_tick(session)
-    if last_tick is not None:
+    with db.read():
+        latest_tick = last_tick(db)
+        tasks = task_rows.all_tasks(db, order="name")
+        counts = catalog.status_counts(db)
+        running = executions.tasks_running(db)
+    if latest_tick is not None:
         samples["tapesched_last_tick_timestamp_seconds"].append(
-            f"tapesched_last_tick_timestamp_seconds {_stamp(last_tick)}"
+            f"tapesched_last_tick_timestamp_seconds {_stamp(latest_tick)}"
         )
-    tasks = list(session.exec(select(Task).order_by(Task.task_name)))
-    counts: dict[int, dict[str, int]] = {}
-    rows = session.exec(
-        select(Execution.task_id, Execution.status, func.count()).group_by(
-            Execution.task_id, Execution.status
-        )
-    )
-    for task_id, status, count in rows:
-        counts.setdefault(task_id, {})[status] = count
-    running = {execution.task_id for execution in db.running_executions(session)}
     for task in tasks:
         name = label(task.task_name)
         values = {
@@ -70,9 +63,7 @@ def exposition(session: Session) -> str:
         for metric, value in values.items():
             if value is not None:
                 samples[metric].append(f'{metric}{{task="{name}"}} {value}')
-        for status in EXECUTION_STATUSES:
-            if status == "running":
-                continue
+        for status in FINAL_STATUSES:
             count = counts.get(task.id, {}).get(status, 0)
             samples["tapesched_task_runs_total"].append(
                 f'tapesched_task_runs_total{{task="{name}",status="{status}"}} {count}'

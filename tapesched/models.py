@@ -1,5 +1,8 @@
-"""The tables (SPEC §2): tasks, executions and a small key/value meta table.
+"""The tables (SPEC section 2): tasks, executions and a small key/value meta table.
 
+The one definition of the schema: tapesched.store.schema creates the tables
+from these models. Queries are plain SQL in tapesched.store, whose records
+(TaskRecord, ExecutionRecord) have the same fields; a test keeps them equal.
 Instants are stored as naive UTC and read back as aware UTC, which works the
 same on SQLite and PostgreSQL.
 """
@@ -11,13 +14,6 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
 from sqlmodel import Field, SQLModel
-
-SCHEMA_VERSION = 1
-
-TASK_STATUSES = ("active", "inactive", "running", "paused", "error")
-EXECUTION_STATUSES = ("running", "success", "failed", "cancelled", "skipped", "lost")
-TRIGGERS = ("schedule", "catch_up", "manual")
-MISFIRE_POLICIES = ("run_once", "skip")
 
 
 class UTCDateTime(TypeDecorator):

@@ -9,38 +9,14 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import IO
+
+from tapesched import process
 
 PING_TIMEOUT = 10.0
 NOTIFY_TIMEOUT = 60.0
 TAIL_BYTES = 10_000
-
-
-def check_ping_url(url: str) -> str:
-    from tapesched.errors import InvalidInput
-
-    if not url.startswith(("http://", "https://")) or len(url) < 10:
-        raise InvalidInput(f"ping_url: '{url}' is not valid; expected an http:// or https:// URL")
-    return url
-
-
-def check_notify(command: str | None, on: str | None) -> None:
-    from tapesched.errors import InvalidInput
-
-    if on is not None and on not in ("failure", "always"):
-        raise InvalidInput(f"notify_on: '{on}' is unknown; expected failure or always")
-    if command is not None:
-        try:
-            if not shlex.split(command):
-                raise ValueError
-        except ValueError:
-            raise InvalidInput(
-                f"notify_command: {command!r} is not a command; expected a program and its "
-                "arguments (split like a shell would, run without one)"
-            ) from None
 
 
 def tail(path: str | None, limit: int = TAIL_BYTES) -> bytes:
@@ -65,6 +41,9 @@ def ping_target(url: str, event: str) -> str:
 
 def ping(url: str, event: str, body: bytes, log: IO[str] | None) -> bool:
     """POST the body to the event's URL; log and return False on any problem."""
+    import urllib.error  # here: http and ssl cost start-up time, and most runs never ping
+    import urllib.request
+
     target = ping_target(url, event)
     request = urllib.request.Request(
         target, data=body, method="POST", headers={"User-Agent": "tapesched"}
@@ -106,10 +85,9 @@ def run_notify_command(
         "TAPESCHED_OUTPUT": output or "",
     }
     try:
-        done = subprocess.run(
+        done = process.run_command(
             shlex.split(command),
             env=env,
-            stdin=subprocess.DEVNULL,
             stdout=log if log is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
             timeout=NOTIFY_TIMEOUT,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 class FileLock:
@@ -116,9 +117,77 @@ def track(child: subprocess.Popen) -> None:
     _children.append(child)
 
 
+def hostname() -> str:
+    """This host's name (what gethostname(2) says), without importing socket."""
+    return os.uname().nodename
+
+
 def runner_argv(db: Path, execution_id: str) -> list[str]:
     """The runner's command line: this interpreter, this package, the same database."""
     return [sys.executable, "-m", "tapesched", "--db", str(db), "_run", execution_id]
+
+
+def start_in_group(
+    argv: list[str],
+    *,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: Any = subprocess.DEVNULL,
+    stdout: Any = None,
+    stderr: Any = None,
+    text: bool = False,
+) -> subprocess.Popen:
+    """Start argv as the leader of a new process group (its pid is the group id), tracked
+    for reaping. Raise OSError (FileNotFoundError, PermissionError, ...) if it cannot start."""
+    child = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+        close_fds=True,
+        text=text,
+    )
+    track(child)
+    return child
+
+
+def run_command(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    input: str | None = None,
+    stdout: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a short command to its end (stdin closed unless `input` is given); return its
+    exit code and output. Raise OSError if it cannot start, subprocess.TimeoutExpired
+    (after killing it) if it overruns `timeout`."""
+    return subprocess.run(
+        argv,
+        env=env,
+        cwd=cwd,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        timeout=timeout,
+        text=True,
+        close_fds=True,
+    )
+
+
+def signal_process(pid: int, signum: int) -> bool:
+    """Send signum to one process; False if it no longer exists."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def group_alive(pgid: int) -> bool:

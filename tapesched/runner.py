@@ -1,10 +1,11 @@
 """The detached runner: `tapesched _run EXECUTION_ID`.
 
-Started by tick and run with a new session, stdin from /dev/null and its
+Started by tick (or `run`) with a new session, stdin from /dev/null and its
 output going to the execution's log. It holds locks/exec-ID.lock for its whole
 life (tick tells a live runner from a dead one by that lock), records its pid
 and start time, takes the device lock, runs the action, and records the
-outcome and the statistics in one transaction.
+outcome and the statistics in one transaction. It imports no ORM: the catalog
+is read and written with plain SQL (tapesched.store).
 """
 
 from __future__ import annotations
@@ -12,23 +13,37 @@ from __future__ import annotations
 import importlib
 import os
 import signal
-import socket
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tapesched import notify, process
-from tapesched import store as db
 from tapesched.clock import utcnow
-from tapesched.errors import StorageUnavailable
-from tapesched.job import ActionFailed, Cancelled, JobContext, TimedOut
-from tapesched.models import Execution, Task
+from tapesched.errors import (
+    ActionFailed,
+    Cancelled,
+    StorageUnavailable,
+    TapeschedError,
+    TimedOut,
+)
+from tapesched.job import JobContext
 from tapesched.paths import StatePaths
+from tapesched.store import executions
+from tapesched.store.db import Database, open_database
+from tapesched.store.executions import ExecutionRecord
+from tapesched.store.tasks import TaskRecord
 
 STOP_GRACE = 10.0
 RETRY_SECONDS = 300.0
+
+
+def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
+    """Start the detached runner of a claimed execution, its output to log_path; return its pid."""
+    env = {**os.environ, "TAPESCHED_HOME": str(paths.home)}
+    return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
 
 
 def run_execution(paths: StatePaths, execution_id: str) -> int:
@@ -37,48 +52,45 @@ def run_execution(paths: StatePaths, execution_id: str) -> int:
     # Another runner for the same execution (a relaunch) may hold it: then it is that one's.
     if not lock.acquire(wait=2.0):
         return 0
-    store = db.Store(paths, create=False)
     try:
-        claimed = _retrying(lambda: _start(store, execution_id), "record the start")
-        if claimed is None:
-            return 0
-        execution, task = claimed
-        return _run(store, paths, execution, task)
+        db = open_database(paths, create=False)
+        try:
+            claimed = _retrying(lambda: _start(db, execution_id), "record the start")
+            if claimed is None:
+                return 0
+            execution, task = claimed
+            return _run(db, paths, execution, task)
+        finally:
+            db.close()
     finally:
         lock.release(unlink=True)
 
 
-def _start(store: db.Store, execution_id: str) -> tuple[Execution, Task] | None:
+def _start(db: Database, execution_id: str) -> tuple[ExecutionRecord, TaskRecord] | None:
     """Record pid, start time and host, once; None if someone else has or the run is over."""
-    with store.write() as session:
-        execution = session.get(Execution, execution_id)
-        if execution is None or execution.status != "running" or execution.pid is not None:
-            return None
-        task = session.get(Task, execution.task_id)
-        if task is None:
-            return None
-        execution.pid = os.getpid()
-        execution.process_start = process.process_start_time(os.getpid())
-        execution.host = socket.gethostname()
-        execution.started_at = utcnow()
-        task.status = "running"
-        session.add(execution)
-        session.add(task)
-    return execution, task
+    with db.write():
+        return executions.record_start(
+            db,
+            execution_id,
+            os.getpid(),
+            process.process_start_time(os.getpid()),
+            process.hostname(),
+            utcnow(),
+        )
 
 
-def _run(store: db.Store, paths: StatePaths, execution: Execution, task: Task) -> int:
+def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: TaskRecord) -> int:
     out = sys.stdout
     context = JobContext(
         execution_id=execution.execution_id,
         task=task,
         paths=paths,
-        store=store,
+        db=db,
         output=out,
         now=utcnow,
         timeout=float(task.timeout) if task.timeout else None,
         grace=STOP_GRACE,
-        on_spawn=lambda pid: _record_job_pid(store, execution.execution_id, pid),
+        on_spawn=lambda pid: _record_job_pid(db, execution.execution_id, pid),
     )
     signal.signal(signal.SIGTERM, lambda *_: context.cancel())
     signal.signal(signal.SIGINT, lambda *_: context.cancel())
@@ -100,12 +112,12 @@ def _run(store: db.Store, paths: StatePaths, execution: Execution, task: Task) -
         module = importlib.import_module(f"tapesched.actions.{task.action_type}")
         result = module.run(dict(task.action_config), context)
         status = "success"
-    except ActionFailed as failure:
-        error, result = failure.message, failure.result
     except TimedOut:
         error = f"timed out after {task.timeout}s"
     except Cancelled:
         status, error = "cancelled", "cancelled (runner received SIGTERM)"
+    except TapeschedError as failure:
+        error, result = failure.message, getattr(failure, "result", None)
     except Exception as crash:  # noqa: BLE001 - recorded, never lost
         traceback.print_exc(file=out)
         error = f"internal error: {type(crash).__name__}: {crash}"
@@ -114,7 +126,7 @@ def _run(store: db.Store, paths: StatePaths, execution: Execution, task: Task) -
             device_lock.release()
     context.log(f"finished: {status}" + (f": {error}" if error else ""))
     out.flush()
-    status, error = _record(store, execution.execution_id, status, error, result)
+    status, error = _record(db, execution.execution_id, status, error, result)
     notify.announce(task, execution.execution_id, status, error, execution.log_path, out)
     return 0 if status == "success" else 1
 
@@ -134,27 +146,24 @@ def _wait_for_device(lock: process.FileLock, wait: int, context: JobContext) -> 
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
-def _record_job_pid(store: db.Store, execution_id: str, pid: int) -> None:
+def _record_job_pid(db: Database, execution_id: str, pid: int) -> None:
     try:
-        with store.write() as session:
-            execution = session.get(Execution, execution_id)
-            if execution is not None:
-                execution.job_pid = pid
-                session.add(execution)
+        with db.write():
+            executions.record_job_pid(db, execution_id, pid)
     except StorageUnavailable as error:
         sys.stdout.write(f"tapesched: could not record the job's pid: {error.message}\n")
 
 
 def _record(
-    store: db.Store, execution_id: str, status: str, error: str | None, result: Any
+    db: Database, execution_id: str, status: str, error: str | None, result: Any
 ) -> tuple[str, str | None]:
     """Record the outcome; return the status and error that stand (`stop` or tick
     may have recorded theirs first)."""
 
     def record() -> tuple[str, str | None]:
-        with store.write() as session:
-            if not db.finish_execution(session, execution_id, status, utcnow(), error, result):
-                final = session.get(Execution, execution_id)
+        with db.write():
+            if not executions.finish(db, execution_id, status, utcnow(), error, result):
+                final = executions.get(db, execution_id)
                 if final is not None:
                     return final.status, final.error_message
         return status, error

@@ -1,47 +1,48 @@
-"""The cron entry point: heartbeat, reconcile, claim, launch (SPEC §5).
+"""The cron entry point: heartbeat, reconcile, claim, launch (SPEC section 5).
 
-Every claim is one short write transaction that moves next_run_time only if it
-still holds the value read (compare-and-set) and inserts the execution row, so
-a schedule slot is claimed once whatever runs concurrently. Runners are started
-after the transaction has committed, never inside it. An execution claimed but
-never started (a tick killed between claim and launch) is launched again by the
-next tick; the runner's exec lock and its own compare-and-set make sure only
-one runner ever runs it.
+What becomes of each due task and each running execution is decided by the
+pure functions of tapesched.decisions; this module gathers their facts and
+applies their answers. Every claim is one short write transaction that moves
+next_run_time only if it still holds the value read (compare-and-set) and
+inserts the execution row, so a schedule slot is claimed once whatever runs
+concurrently. Runners are started after the transaction has committed, never
+inside it. An execution claimed but never started (a tick killed between
+claim and launch) is launched again by a later tick; the runner's exec lock
+and its own compare-and-set make sure only one runner ever runs it.
+
+A tick with nothing to do opens the database with the standard library's
+sqlite3, writes its heartbeat, finds no running execution and nothing due in
+the index, and imports nothing else: no ORM, no croniter, no Typer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import socket
-import uuid
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-
-from sqlmodel import col, select
+from typing import TYPE_CHECKING
 
 from tapesched import process
-from tapesched import schedule as schedules
-from tapesched import store as db
 from tapesched.clock import utcnow
 from tapesched.errors import InvalidInput
-from tapesched.models import Execution, Task
 from tapesched.paths import StatePaths
-from tapesched.schedule_config import Schedule
+from tapesched.store import executions
+from tapesched.store import tasks as task_rows
+from tapesched.store.db import Database, open_database, write_heartbeat
+from tapesched.store.executions import ExecutionRecord
+from tapesched.store.tasks import TaskRecord
+
+if TYPE_CHECKING:
+    from tapesched.decisions import Claim
 
 DEFAULT_MAX_CONCURRENT = 4
-# A tick this late (or later) means ticks were missed: the run is a catch-up.
-LATE_AFTER = timedelta(seconds=90)
-# A claimed execution whose runner never started within this time is lost.
-NEVER_STARTED_AFTER = timedelta(minutes=10)
-# A claimed execution with no runner after this long is launched again (its first
-# launch died with a killed tick, or is still starting on a loaded host: a second
-# runner for the same execution exits at once).
-RELAUNCH_AFTER = timedelta(seconds=5)
-# The runner enforces timeouts itself; tick steps in only if it is this far past.
-TIMEOUT_MARGIN = timedelta(seconds=30)
 STOP_GRACE = 10.0
+_BATCH = 64
 
 
 @dataclass
@@ -54,9 +55,11 @@ class TickReport:
     problems: list[str] = field(default_factory=list)
 
 
-def max_concurrent_runs() -> int:
+def max_concurrent_runs(environ: dict[str, str] | None = None) -> int:
+    """TAPESCHED_MAX_CONCURRENT_RUNS, or the default (4)."""
+    env = os.environ if environ is None else environ
     try:
-        return max(1, int(os.environ.get("TAPESCHED_MAX_CONCURRENT_RUNS", DEFAULT_MAX_CONCURRENT)))
+        return max(1, int(env.get("TAPESCHED_MAX_CONCURRENT_RUNS", DEFAULT_MAX_CONCURRENT)))
     except ValueError:
         return DEFAULT_MAX_CONCURRENT
 
@@ -75,105 +78,98 @@ def tick(
     has been starting or running.
     """
     report = TickReport()
-    lock = process.FileLock(paths.tick_lock)
     paths.ensure()
+    lock = process.FileLock(paths.tick_lock)
     if not lock.acquire():
         report.busy = True
         return report
     try:
-        store = db.Store(paths)
-        if not dry_run:
-            with store.write() as session:
-                db.set_meta(session, "last_tick_time", clock().isoformat())
-        reconcile(store, paths, clock, report, dry_run)
-        claim_and_launch(
-            store, paths, now, max_concurrent or max_concurrent_runs(), report, dry_run, clock
-        )
+        with open_database(paths) as db:
+            if not dry_run:
+                with db.write():
+                    write_heartbeat(db, clock())
+            reconcile(db, paths, clock, report, dry_run)
+            cap = max_concurrent or max_concurrent_runs()
+            if dry_run:
+                simulate_claims(db, now, cap, report)
+            else:
+                claim_and_launch(db, paths, now, cap, report, clock)
     finally:
         lock.release()
     return report
 
 
+def report_json(report: TickReport, now: datetime, dry_run: bool) -> dict[str, object]:
+    """What `tick --json` prints."""
+    return {
+        "now": now.isoformat(),
+        "dry_run": dry_run,
+        "busy": report.busy,
+        "launched": [
+            {"task": name, "execution_id": None if dry_run else execution, "trigger": trigger}
+            for name, execution, trigger in report.launched
+        ],
+        "skipped": [{"task": name, "reason": reason} for name, reason in report.skipped],
+        "queued": report.queued,
+        "relaunched": report.relaunched,
+        "problems": report.problems,
+    }
+
+
+def report_problems(report: TickReport) -> int:
+    """Write one line per problem on stderr (cron mails it); return the exit code."""
+    for problem in report.problems:
+        sys.stderr.write(f"tapesched: {problem}\n")
+    return 1 if report.problems else 0
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
 def reconcile(
-    store: db.Store,
+    db: Database,
     paths: StatePaths,
     clock: Callable[[], datetime],
     report: TickReport,
     dry_run: bool,
 ) -> None:
     """Find runners that vanished (lost), never started (relaunch), or overran their timeout."""
-    host = socket.gethostname()
-    with store.read() as session:
-        running = db.running_executions(session)
-        tasks = _task_facts(session, {e.task_id for e in running})
+    with db.read():
+        running = executions.running(db)
+        facts = task_rows.timeouts(db, {execution.task_id for execution in running})
+    if not running:
+        return
+    from tapesched.decisions import Verdict, classify
+
+    host = process.hostname()
     for execution in running:
-        name, timeout = tasks.get(execution.task_id, (str(execution.task_id), None))
         if execution.host not in (None, host):
             continue  # another host's runner: only that host can see its lock
+        name, timeout = facts.get(execution.task_id, (str(execution.task_id), None))
         held = process.lock_is_held(paths.exec_lock(execution.execution_id))
-        if execution.pid is None:
-            if held:
-                continue
-            waiting = clock() - execution.created_at
-            if waiting > NEVER_STARTED_AFTER:
-                _mark(
-                    store, execution, "lost", clock(), "runner never started", report, name, dry_run
-                )
-            elif waiting >= RELAUNCH_AFTER and not dry_run:
-                _launch(paths, execution.execution_id, Path(execution.log_path), report)
-                report.relaunched.append(execution.execution_id)
-            continue
-        if not held:
+        judged = classify(execution, held, clock(), timeout)
+        if judged.verdict is Verdict.RELAUNCH and not dry_run:
+            _launch(paths, execution.execution_id, Path(execution.log_path), report)
+            report.relaunched.append(execution.execution_id)
+        elif judged.verdict is Verdict.LOST:
             # Its job, if any is left, runs unsupervised: end it before anything reuses the drive.
             if not dry_run and execution.job_pid and process.group_alive(execution.job_pid):
                 process.terminate_group(execution.job_pid, STOP_GRACE)
-            _mark(
-                store,
-                execution,
-                "lost",
-                clock(),
-                f"runner (pid {execution.pid}) vanished without recording a result",
-                report,
-                name,
-                dry_run,
-            )
-            continue
-        started = execution.started_at
-        # Timeouts are real elapsed time: the wall clock, whatever --now says.
-        if timeout and started and clock() - started > timedelta(seconds=timeout) + TIMEOUT_MARGIN:
-            if dry_run:
-                continue
-            recorded = _mark(
-                store,
-                execution,
-                "failed",
-                clock(),
-                f"timed out after {timeout}s (stopped by tick)",
-                report,
-                name,
-                False,
-            )
-            if recorded:
+            _mark(db, execution, "lost", clock(), judged.reason, report, name, dry_run)
+        elif judged.verdict is Verdict.TIMED_OUT and not dry_run:
+            if _mark(db, execution, "failed", clock(), judged.reason, report, name, False):
                 if execution.job_pid:
                     process.terminate_group(execution.job_pid, STOP_GRACE)
                 if process.is_same_process(execution.pid, execution.process_start):
                     process.terminate_group(execution.pid, STOP_GRACE)
 
 
-def _task_facts(session, task_ids: set[int]) -> dict[int, tuple[str, int | None]]:  # noqa: ANN001
-    """Name and timeout of the tasks of the running executions (a handful of rows)."""
-    if not task_ids:
-        return {}
-    query = select(Task.id, Task.task_name, Task.timeout).where(col(Task.id).in_(task_ids))
-    return {task_id: (name, timeout) for task_id, name, timeout in session.exec(query)}
-
-
 def _mark(
-    store: db.Store,
-    execution: Execution,
+    db: Database,
+    execution: ExecutionRecord,
     status: str,
     now: datetime,
-    reason: str,
+    reason: str | None,
     report: TickReport,
     name: str,
     dry_run: bool,
@@ -183,8 +179,8 @@ def _mark(
             f"task {name}: execution {execution.execution_id} would be marked {status}: {reason}"
         )
         return False
-    with store.write() as session:
-        recorded = db.finish_execution(session, execution.execution_id, status, now, reason)
+    with db.write():
+        recorded = executions.finish(db, execution.execution_id, status, now, reason)
     if recorded:
         report.problems.append(
             f"task {name}: execution {execution.execution_id} {status}: {reason}"
@@ -192,13 +188,15 @@ def _mark(
     return recorded
 
 
+# --------------------------------------------------------------------------- claims
+
+
 def claim_and_launch(
-    store: db.Store,
+    db: Database,
     paths: StatePaths,
     now: datetime,
-    max_concurrent: int,
+    cap: int,
     report: TickReport,
-    dry_run: bool,
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Claim due tasks oldest first, then launch the runner of each claim.
@@ -209,172 +207,159 @@ def claim_and_launch(
     """
     claimed: list[tuple[str, str]] = []
     try:
-        _claim_all(store, paths, now, max_concurrent, report, dry_run, claimed, clock)
-    finally:
-        for task_name, execution_id in claimed:
-            _launch(paths, execution_id, paths.output_log(task_name, execution_id), report)
+        for task in _due_batches(db, now):
+            from tapesched.decisions import Launch  # only once something is due
 
-
-def _claim_all(
-    store: db.Store,
-    paths: StatePaths,
-    now: datetime,
-    max_concurrent: int,
-    report: TickReport,
-    dry_run: bool,
-    claimed: list[tuple[str, str]],
-    clock: Callable[[], datetime],
-) -> None:
-    seen: set[int] = set()
-    while True:
-        with store.read() as session:
-            running = db.running_executions(session)
-            busy = {e.device for e in running if e.device}
-            due = [t for t in db.due_tasks(session, now, 64 + len(seen)) if t.id not in seen]
-        if not due:
-            return
-        for task in due:
-            seen.add(task.id)
-            if dry_run:
-                _dry_run_one(task, running, busy, now, max_concurrent, report)
-                if task.device and task.id not in {e.task_id for e in running}:
-                    busy.add(task.device)
-                continue
             try:
-                kind, detail = claim_one(
-                    store, paths, task.id, task.next_run_time, now, max_concurrent, clock
-                )
+                claim = claim_one(db, paths, task.id, task.next_run_time, now, cap, clock)
             except InvalidInput as error:
                 # A schedule that no longer computes (say, a zone gone from tzdata) must
                 # not keep the other tasks from running.
                 report.problems.append(f"task {task.task_name}: {error.message}")
                 continue
-            if kind == "launch":
+            if isinstance(claim, Launch):
                 _failpoint("after-claim")
-                report.launched.append((task.task_name, detail, _trigger(task.next_run_time, now)))
-                claimed.append((task.task_name, detail))
-            elif kind == "skipped":
-                report.skipped.append((task.task_name, detail))
-            elif kind == "queued":
-                report.queued.append(task.task_name)
-            elif kind == "full":
+                report.launched.append((task.task_name, claim.execution_id, claim.trigger))
+                claimed.append((task.task_name, claim.execution_id))
+            elif not _note(claim, task, report):
                 return
+    finally:
+        for task_name, execution_id in claimed:
+            _launch(paths, execution_id, paths.output_log(task_name, execution_id), report)
 
 
-def _trigger(scheduled: datetime, now: datetime) -> str:
-    return "catch_up" if now - scheduled >= LATE_AFTER else "schedule"
+def _due_batches(db: Database, now: datetime):  # noqa: ANN202 - a generator of TaskRecord
+    """The due tasks, oldest first, read a batch at a time between claims."""
+    seen: set[int] = set()
+    while True:
+        with db.read():
+            due = [
+                task for task in task_rows.due(db, now, _BATCH + len(seen)) if task.id not in seen
+            ]
+        if not due:
+            return
+        for task in due:
+            seen.add(task.id)
+            yield task
+
+
+def _note(claim: Claim, task: TaskRecord, report: TickReport) -> bool:
+    """Report a claim that launched nothing; return False when the cap ends the claiming."""
+    from tapesched.decisions import Full, Queue, Skip
+
+    if isinstance(claim, Skip):
+        report.skipped.append((task.task_name, claim.reason))
+    elif isinstance(claim, Queue):
+        report.queued.append(task.task_name)
+    elif isinstance(claim, Full):
+        report.queued.append(task.task_name)
+        return False
+    return True
 
 
 def claim_one(
-    store: db.Store,
+    db: Database,
     paths: StatePaths,
     task_id: int,
     expected: datetime,
     now: datetime,
-    max_concurrent: int,
+    cap: int,
     clock: Callable[[], datetime] = utcnow,
-) -> tuple[str, str]:
-    """One claim transaction for one due task.
+) -> Claim:
+    """One claim transaction for one due task: gather its facts, decide, apply.
 
-    Return ("launch", execution_id), ("skipped", reason), ("queued", device),
-    ("full", "") when the concurrency cap is reached, or ("gone", "") when the
+    A Launch comes back with the id of the execution it inserted; Gone when the
     slot was taken by someone else or the task changed.
     """
-    with store.write() as session:
-        task = session.get(Task, task_id)
-        if task is None or not task.enabled or task.next_run_time != expected:
-            return ("gone", "")
-        schedule = Schedule(task.schedule_type, task.schedule_config, task.timezone)
-        new_next = schedules.next_run(schedule, now, expected, task.created_at)
-        reason = skip_reason(task, now, db.running_for_task(session, task.id) is not None)
-        if reason is not None:
-            if not db.advance(session, task.id, expected, new_next):
-                return ("gone", "")
-            session.add(
-                Execution(
-                    execution_id=str(uuid.uuid4()),
-                    task_id=task.id,
-                    trigger=_trigger(expected, now),
-                    scheduled_for=expected,
-                    created_at=clock(),
-                    completed_at=clock(),
-                    status="skipped",
-                    error_message=f"skipped: {reason}",
-                    device=task.device,
-                )
-            )
-            return ("skipped", reason)
-        # Constant cost per claim: a count and an indexed lookup, not the running rows.
-        if task.device and db.device_in_use(session, task.device):
-            return ("queued", task.device)
-        if db.count_running(session) >= max_concurrent:
-            return ("full", "")
-        if not db.advance(session, task.id, expected, new_next):
-            return ("gone", "")
-        execution_id = str(uuid.uuid4())
-        session.add(
-            Execution(
-                execution_id=execution_id,
-                task_id=task.id,
-                trigger=_trigger(expected, now),
-                scheduled_for=expected,
-                created_at=clock(),
-                status="running",
-                device=task.device,
-                log_path=str(paths.output_log(task.task_name, execution_id)),
-            )
+    import uuid
+
+    from tapesched.decisions import ClaimFacts, Gone, Launch, Skip, decide
+
+    with db.write():
+        task = task_rows.get(db, task_id)
+        if task is None or task.next_run_time != expected:
+            return Gone()
+        # Constant cost per claim: indexed lookups and a count, not the running rows.
+        facts = ClaimFacts(
+            previous_running=executions.running_for_task(db, task.id) is not None,
+            device_busy=bool(task.device) and executions.device_in_use(db, task.device),
+            running=executions.count_running(db),
         )
-    return ("launch", execution_id)
+        claim = decide(task, facts, now, cap)
+        if not isinstance(claim, Launch | Skip):
+            return claim
+        if not task_rows.advance(db, task.id, expected, claim.next_run):
+            return Gone()
+        execution_id = str(uuid.uuid4())
+        row = {
+            "execution_id": execution_id,
+            "task_id": task.id,
+            "trigger": claim.trigger,
+            "scheduled_for": expected,
+            "created_at": clock(),
+            "device": task.device,
+        }
+        if isinstance(claim, Skip):
+            executions.insert(
+                db,
+                {
+                    **row,
+                    "completed_at": row["created_at"],
+                    "status": "skipped",
+                    "error_message": f"skipped: {claim.reason}",
+                },
+            )
+            return claim
+        executions.insert(
+            db,
+            {
+                **row,
+                "status": "running",
+                "log_path": str(paths.output_log(task.task_name, execution_id)),
+            },
+        )
+    return dataclasses.replace(claim, execution_id=execution_id)
 
 
-def skip_reason(task: Task, now: datetime, previous_running: bool) -> str | None:
-    """Why this due slot is skipped rather than run, or None: the previous run is still
-    going, or the slot was missed and the task's misfire policy drops it."""
-    lateness = now - task.next_run_time
-    late = f"missed by {int(lateness.total_seconds())}s"
-    if previous_running:
-        return "the previous run was still running"
-    if lateness >= LATE_AFTER and task.misfire == "skip":
-        return f"{late} (misfire=skip)"
-    if task.misfire_grace is not None and lateness > timedelta(seconds=task.misfire_grace):
-        return f"{late}, past misfire_grace {task.misfire_grace}s"
-    return None
+def simulate_claims(db: Database, now: datetime, cap: int, report: TickReport) -> None:
+    """`tick --dry-run`: the same decisions as claim_and_launch, on facts read once and
+    updated as if each launch had happened; nothing is written."""
+    from tapesched.decisions import ClaimFacts, Launch, decide
 
-
-def _dry_run_one(
-    task: Task,
-    running: list[Execution],
-    busy: set[str],
-    now: datetime,
-    max_concurrent: int,
-    report: TickReport,
-) -> None:
-    reason = skip_reason(task, now, any(e.task_id == task.id for e in running))
-    if reason is not None:
-        report.skipped.append((task.task_name, reason))
-    elif (task.device and task.device in busy) or (
-        len(running) + len(report.launched) >= max_concurrent
-    ):
-        report.queued.append(task.task_name)
-    else:
-        report.launched.append((task.task_name, "-", _trigger(task.next_run_time, now)))
+    with db.read():
+        running = executions.running(db)
+        due = task_rows.due(db, now, 10_000)
+    running_tasks = {execution.task_id for execution in running}
+    busy = {execution.device for execution in running if execution.device}
+    count = len(running)
+    for task in due:
+        facts = ClaimFacts(task.id in running_tasks, task.device in busy, count)
+        try:
+            claim = decide(task, facts, now, cap)
+        except InvalidInput as error:
+            report.problems.append(f"task {task.task_name}: {error.message}")
+            continue
+        if isinstance(claim, Launch):
+            report.launched.append((task.task_name, "-", claim.trigger))
+            running_tasks.add(task.id)
+            count += 1
+            if task.device:
+                busy.add(task.device)
+        elif not _note(claim, task, report):
+            return
 
 
 def _launch(paths: StatePaths, execution_id: str, log_path: Path, report: TickReport) -> None:
+    from tapesched.runner import launch
+
     try:
         launch(paths, execution_id, log_path)
     except OSError as error:
         report.problems.append(f"execution {execution_id}: could not start its runner: {error}")
 
 
-def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
-    """Start the detached runner of a claimed execution, its output to log_path; return its pid."""
-    env = {**os.environ, "TAPESCHED_HOME": str(paths.home)}
-    return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
-
-
 def _failpoint(name: str) -> None:
     """Fault injection for the crash tests: TAPESCHED_FAILPOINT=after-claim kills this tick
     with SIGKILL right after a claim has committed and before its runner starts."""
     if os.environ.get("TAPESCHED_FAILPOINT") == name:
-        os.kill(os.getpid(), 9)
+        process.signal_process(os.getpid(), signal.SIGKILL)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tapesched import cli
+from tapesched import entry
 
 
 @dataclass
@@ -43,7 +43,7 @@ def run_cli(home: Path, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
     def invoke(*args: str) -> Result:
         capsys.readouterr()
         try:
-            cli.main(list(args))
+            entry.main(list(args))
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1

@@ -161,6 +161,7 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
     },
 }
 
+DEVICE_FIELD = "action_config.device"
 ABSOLUTE_PATH_KEYS = {"backup": ("source_paths",), "recovery": ("target_path",)}
 
 
@@ -280,8 +281,9 @@ def device_kind(device: str) -> str:
     """
     if not os.path.isabs(device):
         raise InvalidInput(
-            f"action_config.device: '{device}' is not an absolute path; "
-            "expected a tape drive such as /dev/nst0 or a directory used as a virtual tape"
+            f"'{device}' is not an absolute path; "
+            "expected a tape drive such as /dev/nst0 or a directory used as a virtual tape",
+            field=DEVICE_FIELD,
         )
     try:
         mode = os.stat(device).st_mode
@@ -291,15 +293,15 @@ def device_kind(device: str) -> str:
             return "tape"
         return "directory"
     except OSError as error:
-        raise InvalidInput(f"action_config.device: {device}: {error.strerror}") from None
+        raise InvalidInput(f"{device}: {error.strerror}", field=DEVICE_FIELD) from None
     if stat.S_ISCHR(mode):
         _refuse_rewinding(device)
         return "tape"
     if stat.S_ISDIR(mode):
         return "directory"
     raise InvalidInput(
-        f"action_config.device: '{device}' is neither a tape drive (character device) "
-        "nor a directory"
+        f"'{device}' is neither a tape drive (character device) nor a directory",
+        field=DEVICE_FIELD,
     )
 
 
@@ -307,7 +309,8 @@ def _refuse_rewinding(device: str) -> None:
     # /dev/st0 rewinds at every close: `mt eod` then tar would write over the first archive.
     if re.match(r"^st\d+[lma]?$", os.path.basename(device)):
         raise InvalidInput(
-            f"action_config.device: '{device}' is a rewinding tape device; every close rewinds "
+            f"'{device}' is a rewinding tape device; every close rewinds "
             "the tape and the next archive would overwrite the first; use the non-rewinding "
-            f"node {os.path.join(os.path.dirname(device), 'n' + os.path.basename(device))}"
+            f"node {os.path.join(os.path.dirname(device), 'n' + os.path.basename(device))}",
+            field=DEVICE_FIELD,
         )

@@ -22,8 +22,8 @@ from typing import Any
 
 from tapesched.actions import device_kind
 from tapesched.actions import tape as tapes
-from tapesched.errors import InvalidInput
-from tapesched.job import ActionFailed, JobContext
+from tapesched.errors import ActionFailed, InvalidInput
+from tapesched.job import JobContext
 
 # tar exit 1 on create: some files changed while being read. The archive is
 # complete and readable; the run succeeds with a warning in its result.
@@ -72,7 +72,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     try:
         kind = device_kind(device)
     except InvalidInput as error:
-        raise ActionFailed(error.message.removeprefix("action_config.device: ")) from None
+        raise ActionFailed(error.detail) from None
     block_size = int(config.get("block_size") or tapes.DEFAULT_BLOCKS[kind])
     missing = [path for path in sources if not os.path.lexists(path)]
     if missing:
@@ -230,7 +230,8 @@ def _to_directory(
     try:
         tapes.prepare_directory(directory)
     except tapes.TapeError as error:
-        raise ActionFailed(str(error), result) from None
+        error.result = result
+        raise
     compress = result["compression"]
     number, partial = _allocate(directory, compress)
     final = directory / tapes.archive_name(number, compress)

@@ -22,13 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, delete, select
-
 from tapesched.actions import tape as tapes
-from tapesched.actions.recovery import Backup
-from tapesched.job import ActionFailed, JobContext
-from tapesched.models import Execution, Task
+from tapesched.errors import ActionFailed
+from tapesched.job import JobContext
+from tapesched.store import catalog
+from tapesched.store.catalog import Backup
 
 
 @dataclass
@@ -78,8 +76,9 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     )
     removed_archives: list[Backup] = []
     needed: list[Backup] = []
-    with context.store.write() as session:
-        backups = _successful_backups(session)
+    db = context.db
+    with db.write():
+        backups = catalog.successful_backups(db)
         keep_rows = {item.execution_id for item in backups}
         if include_archives:
             for chain_items in _by_chain(backups).values():
@@ -87,32 +86,14 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
                 removed_archives.extend(plan.delete)
                 needed.extend(plan.needed)
             keep_rows -= {item.execution_id for item in removed_archives}
-        old = list(
-            session.exec(
-                select(Execution).where(
-                    Execution.status != "running",
-                    func.coalesce(Execution.completed_at, Execution.created_at) < cutoff,
-                    Execution.execution_id != context.execution_id,
-                )
-            )
-        )
-        doomed = [row for row in old if row.execution_id not in keep_rows]
-        doomed_ids = [row.execution_id for row in doomed]
-        for start in range(0, len(doomed_ids), 500):
-            session.exec(
-                delete(Execution).where(
-                    col(Execution.execution_id).in_(doomed_ids[start : start + 500]),
-                    Execution.status != "running",
-                )
-            )
-        referenced = {
-            path for path in session.exec(select(Execution.log_path)).all() if path is not None
-        }
+        old = catalog.expired_history(db, cutoff, context.execution_id)
+        doomed = [(execution_id, log) for execution_id, log in old if execution_id not in keep_rows]
+        doomed_ids = [execution_id for execution_id, _ in doomed]
+        catalog.delete_executions(db, doomed_ids)
+        referenced = catalog.log_paths(db)
     # The rows are gone (committed); now the files they named.
     problems: list[str] = []
-    logs_removed = _remove_logs(
-        [row.log_path for row in doomed if row.log_path], referenced, problems
-    )
+    logs_removed = _remove_logs([log for _, log in doomed if log], referenced, problems)
     logs_removed += _remove_orphan_logs(context.paths.logs, referenced, cutoff, problems)
     archives_removed: list[str] = []
     for item in removed_archives:
@@ -154,20 +135,6 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     if problems:
         raise ActionFailed("cleanup could not remove: " + "; ".join(problems), result)
     return result
-
-
-def _successful_backups(session: Any) -> list[Backup]:
-    backup_tasks = select(Task.id).where(Task.action_type == "backup")
-    rows = session.exec(
-        select(Execution)
-        .where(col(Execution.task_id).in_(backup_tasks), Execution.status == "success")
-        .order_by(col(Execution.completed_at), col(Execution.started_at))
-    )
-    return [
-        Backup(row.execution_id, row.task_id, row.completed_at, row.result)
-        for row in rows
-        if isinstance(row.result, dict) and row.result.get("chain_id")
-    ]
 
 
 def _by_chain(backups: list[Backup]) -> dict[str, list[Backup]]:
@@ -215,12 +182,8 @@ def _remove_stale_partials(
 ) -> list[str]:
     """Partial archives left by a killed backup, untouched since before the cutoff."""
     removed = []
-    with context.store.read() as session:
-        devices = {
-            task.device
-            for task in session.exec(select(Task).where(Task.action_type == "backup"))
-            if task.device
-        }
+    with context.db.read():
+        devices = catalog.task_devices(context.db, action_type="backup")
     devices |= {item.result.get("device") for item in backups if item.result.get("device")}
     for device in sorted(devices):
         try:

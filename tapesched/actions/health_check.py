@@ -16,14 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
-
+from tapesched import process
 from tapesched.actions import device_kind
 from tapesched.actions import tape as tapes
-from tapesched.errors import InvalidInput
-from tapesched.job import ActionFailed, JobContext
-from tapesched.models import Execution, Task
+from tapesched.errors import ActionFailed, InvalidInput
+from tapesched.job import JobContext
+from tapesched.store import catalog
+from tapesched.store.db import last_tick, quick_check
 
 TICK_WITHIN = timedelta(minutes=5)
 LOST_WITHIN = timedelta(days=1)
@@ -69,36 +68,18 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     now = context.now()
     checks = [free_space_check("state_folder", context.paths.home, min_free_mb)]
     checks.append(_database_check(context))
-    with context.store.read() as session:
-        from tapesched import store as db
-
-        last_tick = db.last_tick(session)
-        lost = list(
-            session.exec(
-                select(Execution, Task.task_name)
-                .join(Task, col(Task.id) == col(Execution.task_id))
-                .where(
-                    Execution.status == "lost",
-                    func.coalesce(Execution.completed_at, Execution.created_at)
-                    >= now - LOST_WITHIN,
-                )
-            )
-        )
+    with context.db.read():
+        latest_tick = last_tick(context.db)
+        lost = catalog.lost_since(context.db, now - LOST_WITHIN)
         if "devices" in config:
             devices = list(config["devices"])
         else:
-            devices = sorted(
-                {
-                    task.device
-                    for task in session.exec(select(Task).where(Task.enabled == True))  # noqa: E712
-                    if task.device
-                }
-            )
+            devices = sorted(catalog.task_devices(context.db, enabled_only=True))
     for device in devices:
         checks.append(_device_check(context, device, min_free_mb))
-    checks.append(tick_check(last_tick, now))
+    checks.append(tick_check(latest_tick, now))
     if lost:
-        names = ", ".join(f"{name} ({execution.execution_id[:8]})" for execution, name in lost)
+        names = ", ".join(f"{name} ({execution_id[:8]})" for execution_id, name in lost)
         checks.append(check("lost_runs", False, f"{len(lost)} lost in the last day: {names}"))
     else:
         checks.append(check("lost_runs", True, "none in the last day"))
@@ -117,11 +98,10 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
 
 def _database_check(context: JobContext) -> dict[str, Any]:
     try:
-        with context.store.engine.connect() as connection:
-            rows = connection.exec_driver_sql("PRAGMA quick_check").fetchall()
+        with context.db.read():
+            answer = quick_check(context.db)
     except Exception as error:  # noqa: BLE001 - any failure here is the finding
         return check("database", False, f"quick_check could not run: {error}")
-    answer = "; ".join(str(row[0]) for row in rows)
     return check("database", answer == "ok", f"quick_check: {answer}")
 
 
@@ -130,11 +110,9 @@ def _device_check(context: JobContext, device: str, min_free_mb: int) -> dict[st
     try:
         kind = device_kind(device)
     except InvalidInput as error:
-        return check(name, False, error.message.removeprefix("action_config.device: "))
+        return check(name, False, error.detail)
     if kind == "directory":
         return _directory_check(name, Path(device), min_free_mb)
-    from tapesched import process
-
     lock = process.FileLock(context.paths.device_lock(device))
     if not lock.acquire():
         # A job holds the drive; probing it now would disturb that job.

@@ -12,32 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
-
 from tapesched.actions import backup
 from tapesched.actions import tape as tapes
-from tapesched.errors import NotFound
-from tapesched.job import ActionFailed, JobContext
-from tapesched.models import Execution, Task
-
-
-@dataclass(frozen=True)
-class Backup:
-    """One successful backup of a chain, as recovery and cleanup see it."""
-
-    execution_id: str
-    task_id: int
-    completed_at: datetime
-    result: dict[str, Any]
-
-    @property
-    def is_full(self) -> bool:
-        return self.result.get("ran_as") == "full" or self.result.get("level") == 0
+from tapesched.errors import ActionFailed, NotFound
+from tapesched.job import JobContext
+from tapesched.store import catalog
+from tapesched.store import tasks as task_rows
+from tapesched.store.catalog import Backup
+from tapesched.store.db import Database
 
 
 def restore_plan(backups: list[Backup], point: str) -> list[Backup]:
@@ -65,24 +50,17 @@ def restore_plan(backups: list[Backup], point: str) -> list[Backup]:
     raise ValueError("no full backup at or before the point (was it removed?)")
 
 
-def chain_backups(session: Any, chain: str) -> list[Backup]:
+def chain_backups(db: Database, chain: str) -> list[Backup]:
     """Every successful backup of a chain, oldest first, whatever task made it."""
     task_ids = [
         task.id
-        for task in session.exec(select(Task).where(Task.action_type == "backup"))
+        for task in task_rows.all_tasks(db, action_type="backup")
         if backup.task_chain(task.action_config or {}) == chain
     ]
-    if not task_ids:
-        return []
-    rows = session.exec(
-        select(Execution)
-        .where(col(Execution.task_id).in_(task_ids), Execution.status == "success")
-        .order_by(col(Execution.completed_at), col(Execution.started_at))
-    )
     return [
-        Backup(row.execution_id, row.task_id, row.completed_at, row.result)
-        for row in rows
-        if isinstance(row.result, dict) and row.result.get("chain_id") == chain
+        item
+        for item in catalog.successful_backups(db, task_ids)
+        if item.result.get("chain_id") == chain
     ]
 
 
@@ -134,17 +112,17 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     except ValueError as error:
         raise ActionFailed(str(error)) from None
 
-    with context.store.read() as session:
+    with context.db.read():
         try:
-            task = _find_task(session, reference)
+            task = task_rows.find(context.db, reference)
         except NotFound as error:
-            raise ActionFailed(f"from_task: {error.message}") from None
+            raise ActionFailed(error.message, field="from_task") from None
         if task.action_type != "backup":
             raise ActionFailed(
-                f"from_task: {task.task_name} is a {task.action_type} task, not a backup"
+                f"{task.task_name} is a {task.action_type} task, not a backup", field="from_task"
             )
         chain = backup.task_chain(task.action_config or {})
-        backups = chain_backups(session, chain) if chain else []
+        backups = chain_backups(context.db, chain) if chain else []
     try:
         plan = restore_plan(backups, point)
     except ValueError as error:
@@ -182,17 +160,12 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
                     continue
                 _extract(context, item, target, members, result)
     except tapes.TapeError as error:
-        raise ActionFailed(str(error), result) from None
+        error.result = result
+        raise
     roots = wanted if wanted is not None else backup.member_names(plan[-1].result["source_paths"])
     result["files"] = count_files(target, roots)
     context.log(f"restore complete: {result['files']} files under {target}")
     return result
-
-
-def _find_task(session: Any, reference: str) -> Task:
-    from tapesched import store as db
-
-    return db.find_task(session, reference)
 
 
 def _check_target(target: Path, overwrite: bool) -> None:

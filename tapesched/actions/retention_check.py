@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
-from tapesched.errors import NotFound
-from tapesched.job import ActionFailed, JobContext
-from tapesched.models import Execution, Task
+from tapesched.errors import ActionFailed, NotFound
+from tapesched.job import JobContext
+from tapesched.schedule import period
+from tapesched.schedule_config import Schedule
+from tapesched.store import catalog
+from tapesched.store import tasks as task_rows
 
 
 def overdue_check(
@@ -58,72 +59,58 @@ def _ago(delta: timedelta) -> str:
 
 
 def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    from tapesched import schedule as schedules
-    from tapesched import store as db
-    from tapesched.schedule_config import Schedule
-
     now = context.now()
     max_age = config.get("max_age_hours")
     retention_days = config.get("retention_days")
-    with context.store.read() as session:
+    db = context.db
+    with db.read():
         if "tasks" in config:
             tasks = []
             for reference in config["tasks"]:
                 try:
-                    task = db.find_task(session, str(reference))
+                    task = task_rows.find(db, str(reference))
                 except NotFound as error:
-                    raise ActionFailed(f"tasks: {error.message}") from None
+                    raise ActionFailed(error.message, field="tasks") from None
                 if task.action_type != "backup":
                     raise ActionFailed(
-                        f"tasks: {task.task_name} is a {task.action_type} task, not a backup"
+                        f"{task.task_name} is a {task.action_type} task, not a backup",
+                        field="tasks",
                     )
                 tasks.append(task)
         else:
-            tasks = list(
-                session.exec(
-                    select(Task)
-                    .where(Task.action_type == "backup", Task.enabled == True)  # noqa: E712
-                    .order_by(col(Task.id))
-                )
+            tasks = task_rows.all_tasks(db, enabled_only=True, action_type="backup")
+        expired_runs = (
+            catalog.successes_before(
+                db, [task.id for task in tasks], now - timedelta(days=int(retention_days))
             )
-        checks = []
-        for task in tasks:
-            if max_age is not None:
-                window = timedelta(hours=float(max_age))
-            else:
-                period = schedules.period(
-                    Schedule(task.schedule_type, task.schedule_config, task.timezone)
-                )
-                window = 2 * period if period is not None else None
-            checks.append(
-                overdue_check(task.task_name, task.last_success_time, task.created_at, window, now)
-            )
-        expired = []
-        if retention_days is not None and tasks:
-            cutoff = now - timedelta(days=int(retention_days))
-            names = {task.id: task.task_name for task in tasks}
-            rows = session.exec(
-                select(Execution)
-                .where(
-                    col(Execution.task_id).in_(list(names)),
-                    Execution.status == "success",
-                    col(Execution.completed_at) < cutoff,
-                )
-                .order_by(col(Execution.completed_at))
-            )
-            for row in rows:
-                found = row.result or {}
-                expired.append(
-                    {
-                        "task": names[row.task_id],
-                        "execution_id": row.execution_id,
-                        "completed_at": row.completed_at.isoformat(),
-                        "backend": found.get("backend"),
-                        "archive_path": found.get("archive_path"),
-                        "tape_file_number": found.get("tape_file_number"),
-                        "device": found.get("device"),
-                    }
-                )
+            if retention_days is not None
+            else []
+        )
+    checks = []
+    for task in tasks:
+        if max_age is not None:
+            window = timedelta(hours=float(max_age))
+        else:
+            nominal = period(Schedule(task.schedule_type, task.schedule_config, task.timezone))
+            window = 2 * nominal if nominal is not None else None
+        checks.append(
+            overdue_check(task.task_name, task.last_success_time, task.created_at, window, now)
+        )
+    names = {task.id: task.task_name for task in tasks}
+    expired = []
+    for row in expired_runs:
+        found = row.result or {}
+        expired.append(
+            {
+                "task": names[row.task_id],
+                "execution_id": row.execution_id,
+                "completed_at": row.completed_at.isoformat(),
+                "backend": found.get("backend"),
+                "archive_path": found.get("archive_path"),
+                "tape_file_number": found.get("tape_file_number"),
+                "device": found.get("device"),
+            }
+        )
     result = {
         "tasks": checks,
         "overdue": [item["task"] for item in checks if not item["ok"]],

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tapesched.errors import TapeError
+
 MT = "mt"
 TAR = "tar"
 DEFAULT_BLOCKS = {"tape": 128, "directory": 20}  # 64 KiB records on a drive; tar's default else
@@ -40,10 +42,6 @@ _NUMBERED_RE = re.compile(r"^\.?(\d{6,})\.tar(?:\.gz)?(?:\.sha256|\.partial)?$")
 # The kernel's rewinding tape nodes (st0, st0l, st0m, st0a): each close rewinds the tape,
 # so `mt eod` followed by tar would write over the start of the tape.
 _REWINDING_RE = re.compile(r"^st\d+[lma]?$")
-
-
-class TapeError(Exception):
-    """A tape or archive operation failed; the message is for the operator."""
 
 
 # --------------------------------------------------------------------------- mt

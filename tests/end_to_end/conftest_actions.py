@@ -17,11 +17,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tapesched import store as db
+from tapesched import tasks
 from tapesched.actions import validate_action
-from tapesched.job import ActionFailed, Cancelled, JobContext, TimedOut
-from tapesched.models import Execution, Task
+from tapesched.errors import ActionFailed, Cancelled, TimedOut
+from tapesched.job import JobContext
 from tapesched.paths import StatePaths
+from tapesched.schedule_config import Schedule
+from tapesched.spec import TaskSpec
+from tapesched.store import executions
+from tapesched.store import tasks as task_rows
+from tapesched.store.db import open_database, set_meta
+from tapesched.store.executions import ExecutionRecord
+from tapesched.store.tasks import TaskRecord
 
 # Names that break shells, quoting and encodings: spaces, ;, $( ), quotes, non-ASCII,
 # a leading dash, a newline.
@@ -140,7 +147,7 @@ class Harness:
 
     def __init__(self, home: Path) -> None:
         self.paths = StatePaths(home=home, db=home / "tapesched.db")
-        self.store = db.Store(self.paths)
+        self.db = open_database(self.paths)
         self.clock = datetime.now(UTC)
         self.timeout: float | None = None
 
@@ -154,58 +161,67 @@ class Harness:
         config: dict[str, Any],
         schedule: tuple[str, dict] = ("interval", {"interval": 1, "unit": "days"}),
         enabled: bool = True,
-    ) -> Task:
-        config, _ = validate_action(action_type, config)
-        task = Task(
+        **options: Any,
+    ) -> TaskRecord:
+        """Add a task, checked as `add` checks it, due in a day (options: task fields)."""
+        spec = TaskSpec(
             task_name=name,
-            status="active" if enabled else "inactive",
-            enabled=enabled,
-            schedule_type=schedule[0],
-            schedule_config=schedule[1],
-            timezone="UTC",
+            schedule=Schedule(schedule[0], schedule[1], "UTC"),
             action_type=action_type,
-            action_config=config,
-            device=config.get("device") if action_type == "backup" else None,
-            next_run_time=self.clock + timedelta(days=1),
-            created_at=self.clock,
-            updated_at=self.clock,
+            action_config=validate_action(action_type, config)[0],
+            enabled=enabled,
+            **options,
         )
-        with self.store.write() as session:
-            db.add_task(session, task)
-        return task
+        row = tasks.new_row(spec, self.clock)
+        row["next_run_time"] = self.clock + timedelta(days=1)
+        with self.db.write():
+            return task_rows.get(self.db, task_rows.insert(self.db, row))
 
-    def context(self, task: Task, execution_id: str, output: Any) -> JobContext:
+    def context(self, task: TaskRecord, execution_id: str, output: Any) -> JobContext:
         return JobContext(
             execution_id=execution_id,
             task=task,
             paths=self.paths,
-            store=self.store,
+            db=self.db,
             output=output,
             now=self.now,
             timeout=self.timeout,
             grace=1.0,
         )
 
-    def run(self, name: str, wrap: Any = None) -> Execution:
+    def insert_execution(self, **values: Any) -> str:
+        """Insert an execution row (an id is made if none is given); return its id."""
+        values.setdefault("execution_id", str(uuid.uuid4()))
+        with self.db.write():
+            executions.insert(self.db, values)
+        return values["execution_id"]
+
+    def execution(self, execution_id: str) -> ExecutionRecord | None:
+        with self.db.read():
+            return executions.get(self.db, execution_id)
+
+    def execution_ids(self) -> set[str]:
+        with self.db.read():
+            return {row[0] for row in self.db.rows("SELECT execution_id FROM executions")}
+
+    def run(self, name: str, wrap: Any = None) -> ExecutionRecord:
         """Run a task's action now (at self.clock); return the recorded execution.
 
         `wrap(context)` may adjust the context before the action runs."""
         execution_id = str(uuid.uuid4())
-        with self.store.write() as session:
-            task = db.find_task(session, name)
-            log_path = self.paths.output_log(task.task_name, execution_id)
-            session.add(
-                Execution(
-                    execution_id=execution_id,
-                    task_id=task.id,
-                    trigger="manual",
-                    created_at=self.clock,
-                    started_at=self.clock,
-                    status="running",
-                    device=task.device,
-                    log_path=str(log_path),
-                )
-            )
+        with self.db.read():
+            task = task_rows.find(self.db, name)
+        log_path = self.paths.output_log(task.task_name, execution_id)
+        self.insert_execution(
+            execution_id=execution_id,
+            task_id=task.id,
+            trigger="manual",
+            created_at=self.clock,
+            started_at=self.clock,
+            status="running",
+            device=task.device,
+            log_path=str(log_path),
+        )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         module = importlib.import_module(f"tapesched.actions.{task.action_type}")
         status, error, result = "failed", None, None
@@ -224,13 +240,13 @@ class Harness:
                 error = "timed out"
             except Exception as crash:  # noqa: BLE001 - recorded like the runner does
                 status, error = "failed", f"{type(crash).__name__}: {crash}"
-        with self.store.write() as session:
-            db.finish_execution(session, execution_id, status, self.clock, error, result)
-            return session.get(Execution, execution_id)
+        with self.db.write():
+            executions.finish(self.db, execution_id, status, self.clock, error, result)
+        return self.execution(execution_id)
 
-    def output(self, execution: Execution) -> str:
+    def output(self, execution: ExecutionRecord) -> str:
         return Path(execution.log_path).read_text(encoding="utf-8")
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.store.write() as session:
-            db.set_meta(session, key, value)
+        with self.db.write():
+            set_meta(self.db, key, value)

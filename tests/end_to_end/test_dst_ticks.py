@@ -17,8 +17,9 @@ import pytest
 from helpers import wait_until
 
 from tapesched import paths as state
-from tapesched import store as db
 from tapesched import tick
+from tapesched.store import tasks as task_rows
+from tapesched.store.db import open_database
 
 CASES = [
     # (name, schedule options, window start and end in UTC, expected runs in UTC)
@@ -53,11 +54,10 @@ def test_ticks_through_a_dst_change_run_each_slot_once(
 ):
     assert run_cli("add", name, *options, "--command", "true").code == 0
     paths = state.resolve()
-    store = db.Store(paths)
-    with store.write() as session:
-        task = db.find_task(session, name)
-        task.next_run_time = utc(expected[0])  # as if the task had been added before the window
-        session.add(task)
+    with open_database(paths) as db, db.write():
+        task = task_rows.find(db, name)
+        # As if the task had been added before the window.
+        task_rows.update(db, task.id, {"next_run_time": utc(expected[0])})
     now, stop = utc(start), utc(end)
     while now <= stop:
         report = tick.tick(paths, now, max_concurrent=50)

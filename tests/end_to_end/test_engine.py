@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import dump, wait_until
 
-from tapesched import tick as ticker
+from tapesched import decisions
 
 FUTURE = "2030-01-01 00:00"
 DUE = "2030-01-01T00:00:10+00:00"
@@ -215,13 +215,31 @@ def test_runner_killed_is_found_lost_by_the_next_tick(sh):
     assert sh("tick").code == 0  # found once, reported once
 
 
-def test_tick_killed_between_claim_and_launch_loses_and_doubles_nothing(sh):
+def age_claim(home: Path, execution_id: str, age: timedelta) -> None:
+    """Move a claim's created_at back by `age`, as if it had been made that long ago."""
+    connection = sqlite3.connect(home / "tapesched.db")
+    try:
+        with connection:
+            (created,) = connection.execute(
+                "SELECT created_at FROM executions WHERE execution_id = ?", (execution_id,)
+            ).fetchone()
+            earlier = datetime.fromisoformat(created) - age
+            connection.execute(
+                "UPDATE executions SET created_at = ? WHERE execution_id = ?",
+                (earlier.strftime("%Y-%m-%d %H:%M:%S.%f"), execution_id),
+            )
+    finally:
+        connection.close()
+
+
+def test_tick_killed_between_claim_and_launch_loses_and_doubles_nothing(sh, home):
     add(sh, "fragile", "--once", FUTURE, "--tz", "UTC", "--command", "echo once")
     crashed = sh("tick", "--now", DUE, env={"TAPESCHED_FAILPOINT": "after-claim"})
     assert crashed.code == -signal.SIGKILL
     [pending] = logs(sh, "fragile")
     assert pending["status"] == "running" and pending["pid"] is None
-    time.sleep(ticker.RELAUNCH_AFTER.total_seconds() + 0.5)  # the claim is no longer fresh
+    # The claim is no longer fresh: age it past RELAUNCH_AFTER rather than wait for the clock.
+    age_claim(home, pending["execution_id"], decisions.RELAUNCH_AFTER + timedelta(seconds=1))
     assert sh("tick", "--now", DUE).code == 0
     [entry] = wait_final(sh, "fragile")
     assert entry["execution_id"] == pending["execution_id"]
@@ -375,7 +393,10 @@ def test_locked_database_tick_exits_5_and_writes_nothing(sh, home):
 def test_device_queueing_runs_one_job_per_drive(sh, tmp_path):
     drive = tmp_path / "vtape"
     drive.mkdir()
-    config = json.dumps({"command": ["sleep", "2"], "device": str(drive)})
+    release = tmp_path / "release"
+    # Each job holds the drive until the test releases it: no race with a fixed sleep.
+    hold = f"while [ ! -e '{release}' ]; do sleep 0.1; done"
+    config = json.dumps({"command": ["sh", "-c", hold], "device": str(drive)})
     for name in ("first", "second"):
         # Due now by the real clock, so `list` (which reads it) sees the queue too.
         add(
@@ -398,6 +419,7 @@ def test_device_queueing_runs_one_job_per_drive(sh, tmp_path):
     assert states == {"first": "running", "second": "queued"}
     assert "queued" in sh("show", "second").out
     assert logs(sh, "second") == []
+    release.touch()
     [one] = wait_final(sh, "first")
     assert sh("tick").code == 0
     [two] = wait_final(sh, "second")

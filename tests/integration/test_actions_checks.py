@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "end_to_end"))
 import conftest_actions as support  # noqa: E402
 
-from tapesched.models import Execution  # noqa: E402
+from tapesched.store.executions import ExecutionRecord as Execution  # noqa: E402
 
 
 @pytest.fixture
@@ -69,16 +68,12 @@ def test_health_check_fails_on_a_recent_lost_run_or_a_stale_tick(
 ) -> None:
     task = harness.add("backup", "custom", {"command": ["true"]})
     if lost_hours_ago is not None:
-        with harness.store.write() as session:
-            session.add(
-                Execution(
-                    execution_id=str(uuid.uuid4()),
-                    task_id=task.id,
-                    created_at=harness.clock - timedelta(hours=lost_hours_ago + 1),
-                    completed_at=harness.clock - timedelta(hours=lost_hours_ago),
-                    status="lost",
-                )
-            )
+        harness.insert_execution(
+            task_id=task.id,
+            created_at=harness.clock - timedelta(hours=lost_hours_ago + 1),
+            completed_at=harness.clock - timedelta(hours=lost_hours_ago),
+            status="lost",
+        )
     harness.set_meta(
         "last_tick_time", (harness.clock - timedelta(minutes=tick_minutes_ago)).isoformat()
     )

@@ -9,12 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "end_to_end"))
 import conftest_actions as support  # noqa: E402
 
-from tapesched.models import Execution  # noqa: E402
+from tapesched.store.executions import ExecutionRecord as Execution  # noqa: E402
 
 
 class History:
@@ -55,8 +54,7 @@ class History:
         return Path(self.runs[label].result["archive_path"])
 
     def remaining(self) -> set[str]:
-        with self.harness.store.read() as session:
-            ids = set(session.exec(select(Execution.execution_id)).all())
+        ids = self.harness.execution_ids()
         return {label for label, run in self.runs.items() if run.execution_id in ids}
 
 
@@ -131,16 +129,13 @@ def test_cleanup_spares_runs_in_progress_and_removes_orphan_logs_and_stale_parti
 ) -> None:
     harness = history.harness
     running_id = str(uuid.uuid4())
-    with harness.store.write() as session:
-        session.add(
-            Execution(
-                execution_id=running_id,
-                task_id=1,
-                created_at=history.now - timedelta(days=30),
-                status="running",
-                log_path=str(harness.paths.logs / "full" / f"{running_id}.log"),
-            )
-        )
+    harness.insert_execution(
+        execution_id=running_id,
+        task_id=1,
+        created_at=history.now - timedelta(days=30),
+        status="running",
+        log_path=str(harness.paths.logs / "full" / f"{running_id}.log"),
+    )
     old = (history.now - timedelta(days=30)).timestamp()
     orphan = harness.paths.logs / "deleted task" / "0000.log"
     support.write(orphan, "from a task deleted long ago")
@@ -158,8 +153,7 @@ def test_cleanup_spares_runs_in_progress_and_removes_orphan_logs_and_stale_parti
     run = harness.run("cleanup")
 
     assert run.status == "success", run.error_message
-    with harness.store.read() as session:
-        assert session.get(Execution, running_id).status == "running"
+    assert harness.execution(running_id).status == "running"
     assert str(orphan) in run.result["logs_removed"] and not orphan.exists()
     assert run.result["partial_archives_removed"] == [str(stale)]
     assert fresh.exists()

@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "end_to_end"))
 import conftest_actions as support  # noqa: E402
 
 from tapesched import process  # noqa: E402
-from tapesched import store as db  # noqa: E402
 
 DRIVE = "/dev/null"
 FAKE_MT = """\
@@ -131,9 +130,12 @@ def test_recovery_from_a_drive_waits_for_the_device_lock(
     mt_log: Path, harness: support.Harness, tmp_path: Path
 ) -> None:
     assert harness.run("tape").status == "success"
-    harness.add("restore", "recovery", {"from_task": "tape", "target_path": str(tmp_path / "t")})
-    with harness.store.write() as session:
-        db.find_task(session, "restore").device_wait = 0
+    harness.add(
+        "restore",
+        "recovery",
+        {"from_task": "tape", "target_path": str(tmp_path / "t")},
+        device_wait=0,
+    )
     lock = process.FileLock(harness.paths.device_lock(DRIVE))
     assert lock.acquire()
     try:

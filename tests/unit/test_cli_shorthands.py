@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tapesched import schedule_config
-from tapesched import schedule_shorthands as module
+from tapesched.cli import shorthands as module
 from tapesched.errors import InvalidInput
 
 # (options, expected (schedule_type, config))

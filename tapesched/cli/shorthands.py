@@ -1,10 +1,18 @@
-"""Command-line schedule shorthands: --once, --every 30m, --daily 02:00, --weekly mon,thu,
---monthly 1, --yearly 02-29 (each with --at HH:MM where it has a day), --cron; parsed into the
-(schedule_type, config) that tapesched.schedule_config.validate() takes."""
+"""What the command line says about a schedule and an action, as the fields of a change.
+
+Schedule shorthands: --once, --every 30m, --daily 02:00, --weekly mon,thu,
+--monthly 1, --yearly 02-29 (each with --at HH:MM where it has a day), --cron;
+parsed into the (schedule_type, config) that tapesched.schedule_config.validate()
+takes. Action shorthands (--source, --device, --command, ...) set keys of the
+action config and imply its type. The seed's forms (--schedule-type with
+--schedule-config, --action with --action-config) are JSON parsed here; every
+value is then checked by tapesched.spec, as it is for `apply`.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tapesched.errors import InvalidInput
 from tapesched.schedule_config import (
@@ -13,6 +21,7 @@ from tapesched.schedule_config import (
     check_month_day,
     format_datetime,
     format_time,
+    parse_config,
     parse_datetime,
     parse_time,
     show,
@@ -142,3 +151,60 @@ def parse_shorthand(
         return "yearly", {**_parse_month_day(yearly), "time": at_time}
     assert cron is not None
     return "cron", {"cron": check_cron(cron, "--cron")}
+
+
+def schedule_fields(
+    schedule_type: str | None, schedule_config: str | None, shorthands: dict[str, str | None]
+) -> dict[str, Any]:
+    """Given the schedule options, return the schedule fields they give (none, the type,
+    the config, or both). The seed form and one shorthand are alternatives."""
+    shorthand = parse_shorthand(**shorthands)
+    if shorthand and (schedule_type is not None or schedule_config is not None):
+        raise InvalidInput(
+            "schedule: give either --schedule-type/--schedule-config or one shorthand "
+            "(--daily, --every, ...), not both"
+        )
+    if shorthand:
+        return {"schedule_type": shorthand[0], "schedule_config": shorthand[1]}
+    fields: dict[str, Any] = {}
+    if schedule_type is not None:
+        fields["schedule_type"] = schedule_type
+    if schedule_config is not None:
+        fields["schedule_config"] = parse_config(schedule_config, "schedule_config")
+    return fields
+
+
+# shorthand option -> (action_config key, the action it implies)
+ACTION_SHORTHANDS = {
+    "source": ("source_paths", "backup"),
+    "device": ("device", None),
+    "level": ("task_type", "backup"),
+    "compress": ("compression_enabled", "backup"),
+    "exclude": ("exclude", "backup"),
+    "command": ("command", "custom"),
+    "from_task": ("from_task", "recovery"),
+    "target": ("target_path", "recovery"),
+    "retention_days": ("retention_days", None),
+}
+
+
+def action_fields(
+    action_type: str | None, action_config: str | None, shorthands: dict[str, Any]
+) -> dict[str, Any]:
+    """Given the action options, return the action fields they give: the type (given, or
+    implied by a shorthand), the config (the seed's JSON, which replaces the current one)
+    and the settings (the shorthands' keys, which merge into it)."""
+    settings: dict[str, Any] = {}
+    implied = None
+    for option, value in shorthands.items():
+        if value in (None, [], ()):
+            continue
+        key, action = ACTION_SHORTHANDS[option]
+        settings[key] = list(value) if isinstance(value, list | tuple) else value
+        implied = implied or action
+    fields: dict[str, Any] = {"action_settings": settings}
+    if action_config is not None:
+        fields["action_config"] = parse_config(action_config, "action_config")
+    if action_type is not None or implied is not None:
+        fields["action_type"] = action_type if action_type is not None else implied
+    return fields

@@ -1,0 +1,62 @@
+"""The command line: parse, call one operation, render its result. Reads the clock.
+
+Commands are grouped by what they act on: tasks (add, list, show, edit,
+delete, enable, disable, preview), runs (tick, run, stop, logs, output) and
+the installation (init, status, apply, export, metrics, completion). Options
+that several commands share are declared once (options), and so are the
+schedule and action shorthands (shorthands). Heavy modules (rich, croniter,
+SQLAlchemy) are imported inside the commands that need them, so `--help` and
+`--version` stay fast; `tapesched tick` and the runner do not even come here
+(tapesched.entry).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from tapesched.cli import admin, runs, tasks  # noqa: F401 - each registers its commands
+from tapesched.cli.admin import COMPLETE_VAR
+from tapesched.cli.common import app
+from tapesched.errors import EXIT_USAGE, TapeschedError
+
+__all__ = ["app", "main"]
+
+# The order of `--help` and the man page: setting up, tasks, runs, files and monitoring.
+ORDER = (
+    "init", "add", "list", "show", "edit", "delete", "enable", "disable", "preview", "status",
+    "tick", "_run", "run", "stop", "logs", "output", "apply", "export", "metrics", "completion",
+)  # fmt: skip
+app.registered_commands.sort(
+    key=lambda command: ORDER.index(command.name or command.callback.__name__)
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The whole command line: one line on stderr and a documented exit code for any error."""
+    if os.environ.get(COMPLETE_VAR):
+        from typer.completion import completion_init
+
+        completion_init()
+    try:
+        code = app(args=argv, prog_name="tapesched", standalone_mode=False)
+    except TapeschedError as error:
+        sys.stderr.write(f"tapesched: {error.message}\n")
+        sys.exit(error.exit_code)
+    except typer.TyperException as error:  # usage errors from the parser
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `tapesched`: the help
+            sys.stderr.write(error.format_message() + "\n")
+            sys.exit(EXIT_USAGE)
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        sys.stderr.write(f"tapesched: {error.format_message()}{hint}\n")
+        sys.exit(EXIT_USAGE if error.exit_code == 2 else error.exit_code)
+    except typer.Abort:
+        sys.stderr.write("tapesched: aborted\n")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("tapesched: interrupted\n")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

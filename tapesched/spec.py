@@ -1,0 +1,375 @@
+"""A task's definition (TaskSpec), the rule for each of its fields, and how changes apply.
+
+Every door a task comes in by (`add`, `edit`, `enable`/`disable`, `apply`)
+builds a TaskChanges and has it checked here, so a bad value gets the same
+message whichever door it came in by. Pure: no database, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from tapesched.actions import validate_action
+from tapesched.errors import InvalidInput
+from tapesched.schedule import is_past_once
+from tapesched.schedule_config import Schedule, validate, validate_zone
+
+# The definition's fields, in the order `export` writes them (the seed's names).
+FIELDS = (
+    "task_name", "description", "enabled", "schedule_type", "schedule_config", "timezone",
+    "action_type", "action_config", "timeout", "misfire", "misfire_grace", "device_wait",
+    "ping_url", "notify_command", "notify_on",
+)  # fmt: skip
+SCHEDULE_FIELDS = ("schedule_type", "schedule_config", "timezone")
+MISFIRE_POLICIES = ("run_once", "skip")
+NOTIFY_ON = ("failure", "always")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # a field that a change leaves alone (None may mean "remove it")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A validated task definition: what the operator decides about a task (not its state)."""
+
+    task_name: str
+    schedule: Schedule
+    action_type: str
+    action_config: dict[str, Any]
+    description: str = ""
+    enabled: bool = True
+    timeout: int | None = None
+    misfire: str = "run_once"
+    misfire_grace: int | None = None
+    device_wait: int = 60
+    ping_url: str | None = None
+    notify_command: str | None = None
+    notify_on: str = "failure"
+
+    def values(self) -> dict[str, Any]:
+        """The definition as the stored fields, in FIELDS order."""
+        flat = {
+            "schedule_type": self.schedule.type,
+            "schedule_config": self.schedule.config,
+            "timezone": self.schedule.zone,
+        }
+        return {name: flat[name] if name in flat else getattr(self, name) for name in FIELDS}
+
+    @property
+    def device(self) -> str | None:
+        """The drive or directory the task uses (one job per drive)."""
+        device = self.action_config.get("device")
+        return device if isinstance(device, str) else None
+
+
+@dataclass
+class TaskChanges:
+    """What a door says about a task: a new one (every field it knows) or changes to one.
+
+    A field left UNSET is unchanged (or its default, for a new task). The action
+    config is either replaced (`action_config`) or has some keys set
+    (`action_settings`, the command line's shorthands), which merge into the
+    current config when the action type stays the same.
+    """
+
+    task_name: Any = UNSET
+    description: Any = UNSET
+    enabled: Any = UNSET
+    schedule_type: Any = UNSET
+    schedule_config: Any = UNSET
+    timezone: Any = UNSET
+    action_type: Any = UNSET
+    action_config: Any = UNSET
+    action_settings: dict[str, Any] = field(default_factory=dict)
+    timeout: Any = UNSET
+    misfire: Any = UNSET
+    misfire_grace: Any = UNSET
+    device_wait: Any = UNSET
+    ping_url: Any = UNSET
+    notify_command: Any = UNSET
+    notify_on: Any = UNSET
+
+    def given(self, name: str) -> bool:
+        return getattr(self, name) is not UNSET
+
+    def empty(self) -> bool:
+        """Whether nothing would change."""
+        return not self.action_settings and not any(
+            self.given(item.name) for item in fields(self) if item.name != "action_settings"
+        )
+
+    def schedule_given(self) -> bool:
+        return any(self.given(name) for name in SCHEDULE_FIELDS)
+
+    def action_given(self) -> bool:
+        return (
+            bool(self.action_settings) or self.given("action_type") or self.given("action_config")
+        )
+
+
+# --------------------------------------------------------------------------- field rules
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_name(value: Any) -> str:
+    """Task names: 1-64 of letters, digits, '.', '_', '-', not all digits (ids are)."""
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or value.isdigit():
+        raise InvalidInput(
+            f"{value!r} is not valid; expected 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit and not all digits",
+            field="task name",
+        )
+    return value
+
+
+def check_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{value!r} is not text; expected a string", field="description")
+    return value
+
+
+def check_enabled(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{value!r} is not true or false", field="enabled")
+    return value
+
+
+def check_timeout(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _whole(value) or value <= 0:
+        raise InvalidInput(
+            f"{value!r} is not valid; expected a whole number of seconds above 0",
+            field="timeout",
+        )
+    return value
+
+
+def check_misfire(value: Any) -> str:
+    if value not in MISFIRE_POLICIES:
+        raise InvalidInput(f"{value!r} is unknown; expected run_once or skip", field="misfire")
+    return value
+
+
+def _seconds_or_more(name: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if not _whole(value) or value < 0:
+            raise InvalidInput(
+                f"{value!r} is not valid; expected a whole number of seconds, 0 or more",
+                field=name,
+            )
+        return value
+
+    return check
+
+
+check_device_wait = _seconds_or_more("device_wait")
+_grace = _seconds_or_more("misfire_grace")
+
+
+def check_misfire_grace(value: Any) -> int | None:
+    return None if value is None else _grace(value)
+
+
+def check_ping_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.startswith(("http://", "https://"))
+        or len(value) < 10
+    ):
+        raise InvalidInput(
+            f"{value!r} is not valid; expected an http:// or https:// URL", field="ping_url"
+        )
+    return value
+
+
+def check_notify_command(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or not shlex.split(value):
+            raise ValueError
+    except ValueError:
+        raise InvalidInput(
+            f"{value!r} is not a command; expected a program and its arguments "
+            "(split like a shell would, run without one)",
+            field="notify_command",
+        ) from None
+    return value
+
+
+def check_notify_on(value: Any) -> str:
+    if value not in NOTIFY_ON:
+        raise InvalidInput(f"{value!r} is unknown; expected failure or always", field="notify_on")
+    return value
+
+
+RULES: dict[str, Callable[[Any], Any]] = {
+    "task_name": check_name,
+    "description": check_description,
+    "enabled": check_enabled,
+    "timeout": check_timeout,
+    "misfire": check_misfire,
+    "misfire_grace": check_misfire_grace,
+    "device_wait": check_device_wait,
+    "ping_url": check_ping_url,
+    "notify_command": check_notify_command,
+    "notify_on": check_notify_on,
+}
+
+
+# --------------------------------------------------------------------------- schedule, action
+
+
+def resolve_schedule(
+    schedule_type: Any, config: Any, zone: Any, current: Schedule | None
+) -> Schedule:
+    """Given the schedule fields of a change (UNSET where not given) and the current
+    schedule (None for a new task), return the validated schedule. A type given without a
+    config keeps the current config if the type is the same."""
+    zone_name = current.zone if zone is UNSET and current else zone
+    validate_zone(zone_name)
+    kind = schedule_type if schedule_type is not UNSET else (current.type if current else None)
+    if kind is None:
+        raise InvalidInput(
+            "missing; give --schedule-type TYPE --schedule-config JSON or a shorthand such as "
+            "--daily 02:00, --every 30m, --cron '0 2 * * *'",
+            field="schedule",
+        )
+    if config is UNSET:
+        if current is None or current.type != kind:
+            raise InvalidInput(
+                f"required with --schedule-type {kind}; expected a JSON object "
+                "(see 'tapesched add --help')",
+                field="schedule_config",
+            )
+        config = current.config
+    if not isinstance(config, dict):
+        raise InvalidInput(f"{config!r} is not a table; expected one", field="schedule_config")
+    return validate(kind, config, zone_name)
+
+
+def resolve_action(
+    action_type: Any,
+    config: Any,
+    settings: dict[str, Any],
+    current: tuple[str, dict[str, Any]] | None,
+) -> tuple[str, dict[str, Any], list[str]]:
+    """Given the action fields of a change and the current (type, config), return the
+    validated (type, config, warnings). Settings merge into the current config when the
+    type stays the same and no config replaces it."""
+    kind = action_type if action_type is not UNSET else (current[0] if current else None)
+    if kind is None:
+        raise InvalidInput(
+            "missing; give --action TYPE --action-config JSON or a shorthand such as "
+            "--command '...' or --source PATH --device DIR",
+            field="action",
+        )
+    if config is not UNSET and not isinstance(config, dict):
+        raise InvalidInput(f"{config!r} is not a table; expected one", field="action_config")
+    merged = {**(config if config is not UNSET else {}), **settings}
+    if current and kind == current[0] and config is UNSET:
+        merged = {**current[1], **settings}
+    validated, warnings = validate_action(kind, merged)
+    return kind, validated, warnings
+
+
+def check_start(schedule: Schedule, now: datetime, force: bool) -> bool:
+    """Whether a new or changed schedule is a once schedule in the past: refused (raise
+    InvalidInput) unless `force`, which accepts it to run at the next tick."""
+    if not is_past_once(schedule, now):
+        return False
+    if not force:
+        raise InvalidInput(
+            f"{schedule.config['datetime']} is in the past; give a future time, or "
+            "--force to accept it (it then runs at the next tick)",
+            field="schedule_config.datetime",
+        )
+    return True
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def new_spec(
+    changes: TaskChanges, host_zone: str, now: datetime | None = None, force: bool = False
+) -> tuple[TaskSpec, list[str]]:
+    """Given what a door says about a new task, return its validated spec and the warnings
+    (paths that do not exist yet); raise InvalidInput naming the first bad field. Given
+    `now`, a once schedule in the past is refused here already (see check_start)."""
+    if not changes.given("task_name"):
+        raise InvalidInput("required", field="task_name")
+    zone = changes.timezone if changes.given("timezone") and changes.timezone else host_zone
+    if changes.given("timezone") and not changes.timezone:
+        validate_zone(changes.timezone)
+    values = {name: RULES[name](getattr(changes, name)) for name in RULES if changes.given(name)}
+    schedule = resolve_schedule(changes.schedule_type, changes.schedule_config, zone, None)
+    action_type, config, warnings = resolve_action(
+        changes.action_type, changes.action_config, changes.action_settings, None
+    )
+    spec = TaskSpec(schedule=schedule, action_type=action_type, action_config=config, **values)
+    if now is not None:
+        check_start(spec.schedule, now, force)
+    return spec, warnings
+
+
+def changed_spec(current: TaskSpec, changes: TaskChanges) -> tuple[TaskSpec, list[str]]:
+    """Given a task's spec and changes to it, return the new validated spec and warnings."""
+    values = {name: RULES[name](getattr(changes, name)) for name in RULES if changes.given(name)}
+    schedule = current.schedule
+    if changes.schedule_given():
+        schedule = resolve_schedule(
+            changes.schedule_type, changes.schedule_config, changes.timezone, current.schedule
+        )
+    action_type, config, warnings = current.action_type, current.action_config, []
+    if changes.action_given():
+        action_type, config, warnings = resolve_action(
+            changes.action_type,
+            changes.action_config,
+            changes.action_settings,
+            (current.action_type, current.action_config),
+        )
+    spec = replace(
+        current, schedule=schedule, action_type=action_type, action_config=config, **values
+    )
+    return spec, warnings
+
+
+def spec_of(task: Any) -> TaskSpec:
+    """The spec of a stored task (its values as stored, not checked again)."""
+    return TaskSpec(
+        task_name=task.task_name,
+        schedule=Schedule(task.schedule_type, task.schedule_config, task.timezone),
+        action_type=task.action_type,
+        action_config=task.action_config,
+        description=task.description,
+        enabled=task.enabled,
+        timeout=task.timeout,
+        misfire=task.misfire,
+        misfire_grace=task.misfire_grace,
+        device_wait=task.device_wait,
+        ping_url=task.ping_url,
+        notify_command=task.notify_command,
+        notify_on=task.notify_on,
+    )
+
+
+def changes_from(values: dict[str, Any]) -> TaskChanges:
+    """A TaskChanges holding every field of a definition (a task file's table, say)."""
+    return TaskChanges(**{name: values[name] for name in FIELDS if name in values})

@@ -1,0 +1,293 @@
+"""One open catalog database: its connection, transactions, stored forms and errors.
+
+SQLite through the standard library: WAL, `synchronous=NORMAL`, foreign keys,
+a busy timeout, and `BEGIN IMMEDIATE` for write transactions, so that a writer
+waits for the lock up front instead of failing half-way. Values are stored as
+SQLAlchemy stores them (the schema comes from the SQLModel tables): instants as
+naive UTC text with microseconds, JSON as text, booleans as 0/1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tapesched.errors import StorageUnavailable
+from tapesched.paths import StatePaths
+
+SCHEMA_VERSION = 1
+DEFAULT_BUSY_TIMEOUT = 10.0
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def busy_timeout() -> float:
+    """Seconds a writer waits for a locked database (TAPESCHED_BUSY_TIMEOUT)."""
+    try:
+        return max(0.0, float(os.environ.get("TAPESCHED_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT)))
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT
+
+
+def describe_storage_error(error: BaseException, db: Path | str) -> str:
+    """Given a database error, return one line for an operator."""
+    text = str(getattr(error, "orig", error)) or type(error).__name__
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return f"database {db} is locked by another process (waited {busy_timeout():g}s)"
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return f"database {db} is corrupt or not a tapesched database ({text})"
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        return f"database {db} cannot be written ({text})"
+    return f"database {db}: {text}"
+
+
+def configure_sqlite(connection: Any) -> None:
+    """Per-connection settings; BEGIN is issued by the transactions themselves."""
+    connection.isolation_level = None
+    cursor = connection.cursor()
+    try:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError:
+            pass  # a read-only or corrupt file surfaces at the first query, with its reason
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def restrict_files(db: Path) -> None:
+    """Make the database and its WAL files 0600 (a umask may have made them readable)."""
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        try:
+            if path.exists() and path.stat().st_mode & 0o077 and path.owner():
+                path.chmod(0o600)
+        except (OSError, KeyError):
+            pass
+
+
+# --------------------------------------------------------------------------- stored forms
+
+
+def encode_time(value: datetime | None) -> str | None:
+    """An aware instant as stored: naive UTC text with microseconds (sortable as text)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def decode_time(value: Any) -> datetime | None:
+    """A stored instant back as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def encode_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def decode_json(value: Any) -> Any:
+    if value is None or not isinstance(value, str | bytes):
+        return value
+    return json.loads(value)
+
+
+def decode_bool(value: Any) -> bool:
+    return bool(value)
+
+
+# --------------------------------------------------------------------------- the database
+
+
+class Database:
+    """An open catalog: plain SQL over one connection.
+
+    Use `read()` and `write()` for transactions; a transaction opened inside a
+    write transaction joins it. Database errors leave as StorageUnavailable
+    (exit 5) naming the database, except IntegrityError, which callers turn
+    into what it means to them (a name taken).
+    """
+
+    def __init__(self, connection: sqlite3.Connection, location: Path) -> None:
+        self.connection = connection
+        self.location = location
+        self._mode: str | None = None
+
+    @contextmanager
+    def read(self) -> Iterator[Database]:
+        """A read transaction: one consistent view of the catalog."""
+        with self._transaction("read"):
+            yield self
+
+    @contextmanager
+    def write(self) -> Iterator[Database]:
+        """One short write transaction (BEGIN IMMEDIATE), committed at the end."""
+        with self._transaction("write"):
+            yield self
+
+    @contextmanager
+    def _transaction(self, mode: str) -> Iterator[None]:
+        if self._mode == "write" or (self._mode == "read" and mode == "read"):
+            yield  # joins the transaction around it
+            return
+        if self._mode is not None:
+            raise RuntimeError("a write transaction cannot be opened inside a read transaction")
+        self.execute("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
+        self._mode = mode
+        try:
+            yield
+        except BaseException:
+            self._mode = None
+            try:
+                self.connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the connection's own failure is what is being raised
+            raise
+        self._mode = None
+        self.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one statement; raise StorageUnavailable for a database failure."""
+        try:
+            return self.connection.execute(sql, params)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+
+    def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            self.connection.executemany(sql, rows)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
+        cursor = self.execute(sql, params)
+        try:
+            return cursor.fetchall()
+        except sqlite3.Error as error:
+            raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+
+    def first(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = self.first(sql, params)
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def connect(path: Path) -> Database:
+    """Open the SQLite file at `path` (it must exist) with tapesched's settings."""
+    try:
+        connection = sqlite3.connect(
+            str(path), timeout=busy_timeout(), isolation_level=None, check_same_thread=False
+        )
+        configure_sqlite(connection)
+    except sqlite3.Error as error:
+        raise StorageUnavailable(describe_storage_error(error, path)) from None
+    return Database(connection, path)
+
+
+def open_database(paths: StatePaths, create: bool = True) -> Database:
+    """Open the catalog of a state folder, checked at SCHEMA_VERSION.
+
+    With `create`, the state folders are made (0700) and a missing database or
+    schema is created; without it, a missing database file is refused with a
+    line that says to run `tapesched init` (exit 5).
+    """
+    if create:
+        paths.ensure()
+    elif not paths.db.exists():
+        raise StorageUnavailable(f"database {paths.db} does not exist; run 'tapesched init'")
+    fresh = not paths.db.exists()
+    if fresh:
+        _create_schema(paths.db)
+    database = connect(paths.db)
+    try:
+        version = schema_version(database)
+        if version is None:
+            _create_schema(paths.db)
+        elif version != str(SCHEMA_VERSION):
+            raise StorageUnavailable(
+                f"database {paths.db} has schema version {version}; this tapesched "
+                f"knows version {SCHEMA_VERSION}"
+            )
+    except BaseException:
+        database.close()
+        raise
+    restrict_files(paths.db)
+    return database
+
+
+def _create_schema(path: Path) -> None:
+    from tapesched.store import schema  # SQLAlchemy: only when a database is new
+
+    schema.create(path)
+
+
+def schema_version(database: Database) -> str | None:
+    """The schema version recorded in the meta table; None if there is no schema yet."""
+    try:
+        row = database.connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return None
+        raise StorageUnavailable(describe_storage_error(error, database.location)) from None
+    except sqlite3.Error as error:
+        raise StorageUnavailable(describe_storage_error(error, database.location)) from None
+    return row[0] if row else None
+
+
+# --------------------------------------------------------------------------- meta
+
+
+def get_meta(db: Database, key: str) -> str | None:
+    return db.scalar("SELECT value FROM meta WHERE key = :key", {"key": key})
+
+
+def set_meta(db: Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (:key, :value) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        {"key": key, "value": value},
+    )
+
+
+def last_tick(db: Database) -> datetime | None:
+    """When the last tick wrote its heartbeat."""
+    value = get_meta(db, "last_tick_time")
+    return datetime.fromisoformat(value) if value else None
+
+
+def write_heartbeat(db: Database, now: datetime) -> None:
+    set_meta(db, "last_tick_time", now.isoformat())
+
+
+def quick_check(db: Database) -> str:
+    """The database's own integrity check: 'ok', or what is wrong."""
+    return "; ".join(str(row[0]) for row in db.rows("PRAGMA quick_check"))

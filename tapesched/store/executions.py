@@ -1,0 +1,245 @@
+"""The executions table: ExecutionRecord, claims, starts, outcomes and history.
+
+An outcome is recorded once: every change of a running execution is a
+compare-and-set on `status = 'running'`, so whoever records first (the
+runner, `stop`, tick's reconcile) wins and later callers change nothing. What
+the outcome does to the task's status and statistics is decided by
+tapesched.lifecycle; this module only applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from tapesched import lifecycle
+from tapesched.errors import NotFound
+from tapesched.store import tasks
+from tapesched.store.db import Database, decode_json, decode_time, encode_json, encode_time
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    """One row of the executions table (SPEC section 2)."""
+
+    execution_id: str
+    task_id: int
+    trigger: str
+    scheduled_for: datetime | None
+    created_at: datetime  # when it was claimed
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration: float | None
+    status: str
+    error_message: str | None
+    result: dict[str, Any] | None
+    device: str | None
+    pid: int | None  # the runner's pid; None until a runner has started
+    process_start: str | None  # the runner's start time (from /proc), against pid reuse
+    job_pid: int | None  # the job's pid, which is also its process group id
+    host: str | None
+    log_path: str | None
+
+
+COLUMNS = tuple(field.name for field in fields(ExecutionRecord))
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM executions"
+_TIMES = frozenset({"scheduled_for", "created_at", "started_at", "completed_at"})
+
+
+def decode(row: tuple) -> ExecutionRecord:
+    values = dict(zip(COLUMNS, row, strict=True))
+    for name in _TIMES:
+        values[name] = decode_time(values[name])
+    values["result"] = decode_json(values["result"])
+    return ExecutionRecord(**values)
+
+
+def _encode(values: dict[str, Any]) -> dict[str, Any]:
+    stored: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in COLUMNS:
+            raise KeyError(name)
+        if name in _TIMES:
+            value = encode_time(value)
+        elif name == "result":
+            value = encode_json(value)
+        stored[name] = value
+    return stored
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def get(db: Database, execution_id: str) -> ExecutionRecord | None:
+    row = db.first(f"{_SELECT} WHERE execution_id = :id", {"id": execution_id})
+    return decode(row) if row else None
+
+
+def find(db: Database, execution_id: str) -> ExecutionRecord:
+    """Given an execution id or a unique prefix of 8+ characters, return it; raise NotFound."""
+    found = get(db, execution_id)
+    if found is not None:
+        return found
+    if len(execution_id) >= 8:
+        rows = db.rows(
+            f"{_SELECT} WHERE substr(execution_id, 1, length(:prefix)) = :prefix LIMIT 2",
+            {"prefix": execution_id},
+        )
+        if len(rows) == 1:
+            return decode(rows[0])
+    raise NotFound(f"no such execution: {execution_id}")
+
+
+def running(db: Database) -> list[ExecutionRecord]:
+    """The running executions, oldest claim first."""
+    rows = db.rows(f"{_SELECT} WHERE status = 'running' ORDER BY created_at")
+    return [decode(row) for row in rows]
+
+
+def count_running(db: Database) -> int:
+    """How many executions are running (the concurrency cap counts these)."""
+    return db.scalar("SELECT count(*) FROM executions WHERE status = 'running'")
+
+
+def device_in_use(db: Database, device: str) -> bool:
+    """Whether a running execution uses this device."""
+    return (
+        db.first(
+            "SELECT 1 FROM executions WHERE status = 'running' AND device = :device LIMIT 1",
+            {"device": device},
+        )
+        is not None
+    )
+
+
+def running_for_task(db: Database, task_id: int) -> ExecutionRecord | None:
+    row = db.first(
+        f"{_SELECT} WHERE task_id = :task_id AND status = 'running' LIMIT 1", {"task_id": task_id}
+    )
+    return decode(row) if row else None
+
+
+def task_logs(
+    db: Database, task_id: int, limit: int, offset: int, status: str | None = None
+) -> tuple[list[ExecutionRecord], int]:
+    """The execution log of a task, newest first, and the total count."""
+    where = "WHERE task_id = :task_id" + (" AND status = :status" if status else "")
+    params = {"task_id": task_id, "status": status, "limit": limit, "offset": offset}
+    rows = db.rows(
+        f"{_SELECT} {where} ORDER BY created_at DESC LIMIT :limit OFFSET :offset", params
+    )
+    total = db.scalar(f"SELECT count(*) FROM executions {where}", params)
+    return [decode(row) for row in rows], total
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def insert(db: Database, values: dict[str, Any]) -> None:
+    """Insert an execution (a claim, a manual run or a skipped slot); the trigger defaults
+    to `schedule`, the status to `running`."""
+    stored = _encode({"trigger": "schedule", "status": "running", **values})
+    names = list(stored)
+    db.execute(
+        f"INSERT INTO executions ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + name for name in names)})",
+        stored,
+    )
+
+
+def record_start(
+    db: Database,
+    execution_id: str,
+    pid: int,
+    process_start: str | None,
+    host: str,
+    started_at: datetime,
+) -> tuple[ExecutionRecord, tasks.TaskRecord] | None:
+    """Record the runner's pid, start time and host, once; return the execution and its
+    task, or None if another runner has started it, the run is over or its task is gone."""
+    execution = get(db, execution_id)
+    if execution is None or execution.status != "running" or execution.pid is not None:
+        return None
+    task = tasks.get(db, execution.task_id)
+    if task is None:
+        return None
+    cursor = db.execute(
+        "UPDATE executions SET pid = :pid, process_start = :process_start, host = :host, "
+        "started_at = :started_at WHERE execution_id = :id AND status = 'running' "
+        "AND pid IS NULL",
+        {
+            "pid": pid,
+            "process_start": process_start,
+            "host": host,
+            "started_at": encode_time(started_at),
+            "id": execution_id,
+        },
+    )
+    if cursor.rowcount != 1:
+        return None
+    tasks.update(db, task.id, {"status": lifecycle.status_on_start()})
+    return get(db, execution_id), tasks.get(db, task.id)
+
+
+def record_job_pid(db: Database, execution_id: str, pid: int) -> None:
+    db.execute(
+        "UPDATE executions SET job_pid = :pid WHERE execution_id = :id",
+        {"pid": pid, "id": execution_id},
+    )
+
+
+def average_duration(db: Database, task_id: int) -> float | None:
+    """The average duration of a task's timed runs in the history."""
+    statuses = sorted(lifecycle.TIMED)
+    marks = ", ".join(f":s{index}" for index in range(len(statuses)))
+    return db.scalar(
+        f"SELECT avg(duration) FROM executions WHERE task_id = :task_id "
+        f"AND status IN ({marks}) AND duration IS NOT NULL",
+        {"task_id": task_id, **{f"s{index}": value for index, value in enumerate(statuses)}},
+    )
+
+
+def finish(
+    db: Database,
+    execution_id: str,
+    status: str,
+    completed_at: datetime,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> bool:
+    """Record the outcome of a running execution and the task's statistics, once.
+
+    Return False (changing nothing) if the execution is gone or no longer running.
+    """
+    execution = get(db, execution_id)
+    if execution is None or execution.status != "running":
+        return False
+    outcome = lifecycle.Outcome(status, execution.started_at, completed_at)
+    cursor = db.execute(
+        "UPDATE executions SET status = :status, completed_at = :completed_at, "
+        "duration = :duration, error_message = :error, result = :result "
+        "WHERE execution_id = :id AND status = 'running'",
+        {
+            "status": status,
+            "completed_at": encode_time(completed_at),
+            "duration": outcome.duration,
+            "error": error,
+            "result": encode_json(result if result is not None else execution.result),
+            "id": execution_id,
+        },
+    )
+    if cursor.rowcount != 1:
+        return False
+    task = tasks.get(db, execution.task_id)
+    if task is None:
+        return True
+    average = average_duration(db, task.id) if outcome.timed else None
+    tasks.update(db, task.id, lifecycle.after_execution(task, outcome, average))
+    return True
+
+
+def tasks_running(db: Database) -> set[int]:
+    """The ids of the tasks with a run in progress."""
+    rows = db.rows("SELECT DISTINCT task_id FROM executions WHERE status = 'running'")
+    return {task_id for (task_id,) in rows}

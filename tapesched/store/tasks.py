@@ -1,0 +1,255 @@
+"""The tasks table: TaskRecord, lookups, inserts, updates and the due index."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from tapesched.errors import Conflict, NotFound
+from tapesched.store.db import (
+    Database,
+    decode_bool,
+    decode_json,
+    decode_time,
+    encode_json,
+    encode_time,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One row of the tasks table (field names are the seed's; SPEC section 2)."""
+
+    id: int
+    task_name: str
+    description: str
+    status: str
+    enabled: bool
+    schedule_type: str
+    schedule_config: dict[str, Any]
+    timezone: str
+    action_type: str
+    action_config: dict[str, Any]
+    device: str | None  # action_config["device"]: one job per drive
+    next_run_time: datetime | None
+    last_run_time: datetime | None
+    last_success_time: datetime | None
+    last_failure_time: datetime | None
+    total_runs: int
+    success_runs: int
+    failure_runs: int
+    average_duration: float | None
+    last_duration: float | None
+    timeout: int | None
+    misfire: str
+    misfire_grace: int | None
+    device_wait: int
+    ping_url: str | None
+    notify_command: str | None
+    notify_on: str
+    created_at: datetime
+    updated_at: datetime
+
+
+COLUMNS = tuple(field.name for field in fields(TaskRecord))
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
+_TIMES = frozenset(
+    {
+        "next_run_time",
+        "last_run_time",
+        "last_success_time",
+        "last_failure_time",
+        "created_at",
+        "updated_at",
+    }
+)
+_JSON = frozenset({"schedule_config", "action_config"})
+
+
+def _decode(row: tuple) -> TaskRecord:
+    values = dict(zip(COLUMNS, row, strict=True))
+    for name in _TIMES:
+        values[name] = decode_time(values[name])
+    for name in _JSON:
+        values[name] = decode_json(values[name]) or {}
+    values["enabled"] = decode_bool(values["enabled"])
+    return TaskRecord(**values)
+
+
+def encode(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values as stored; raise KeyError for a name that is not a column."""
+    stored: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in COLUMNS:
+            raise KeyError(name)
+        if name in _TIMES:
+            value = encode_time(value)
+        elif name in _JSON:
+            value = encode_json(value)
+        elif name == "enabled":
+            value = bool(value)
+        stored[name] = value
+    return stored
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def get(db: Database, task_id: int) -> TaskRecord | None:
+    row = db.first(f"{_SELECT} WHERE id = :id", {"id": task_id})
+    return _decode(row) if row else None
+
+
+def find(db: Database, ref: str) -> TaskRecord:
+    """Given a task name or numeric id, return the task; raise NotFound."""
+    row = db.first(f"{_SELECT} WHERE task_name = :name", {"name": ref})
+    if row is None and ref.isdigit() and len(ref) < 19:
+        row = db.first(f"{_SELECT} WHERE id = :id", {"id": int(ref)})
+    if row is None:
+        raise NotFound(f"no such task: {ref}")
+    return _decode(row)
+
+
+def name_taken(db: Database, name: str, except_id: int | None = None) -> bool:
+    found = db.scalar("SELECT id FROM tasks WHERE task_name = :name", {"name": name})
+    return found is not None and found != except_id
+
+
+def all_tasks(
+    db: Database, enabled_only: bool = False, order: str = "id", action_type: str | None = None
+) -> list[TaskRecord]:
+    """Every task, or the enabled ones, or those of one action type; by id or by name."""
+    by = {"id": "id", "name": "task_name"}[order]
+    where = []
+    if enabled_only:
+        where.append("enabled = :enabled")
+    if action_type is not None:
+        where.append("action_type = :action_type")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = db.rows(
+        f"{_SELECT}{clause} ORDER BY {by}", {"enabled": True, "action_type": action_type}
+    )
+    return [_decode(row) for row in rows]
+
+
+def names_starting(db: Database, prefix: str, limit: int = 200) -> list[str]:
+    """Task names that start with `prefix` (shell completion), in order."""
+    rows = db.rows(
+        "SELECT task_name FROM tasks WHERE substr(task_name, 1, length(:prefix)) = :prefix "
+        "ORDER BY task_name LIMIT :limit",
+        {"prefix": prefix, "limit": limit},
+    )
+    return [name for (name,) in rows]
+
+
+def counts(db: Database) -> tuple[int, int]:
+    """How many tasks there are, and how many are enabled."""
+    total, enabled = db.first(
+        "SELECT count(*), coalesce(sum(CASE WHEN enabled = :enabled THEN 1 ELSE 0 END), 0) "
+        "FROM tasks",
+        {"enabled": True},
+    )
+    return total, enabled
+
+
+def timeouts(db: Database, task_ids: set[int]) -> dict[int, tuple[str, int | None]]:
+    """Name and timeout of the given tasks (those of the running executions: a handful)."""
+    result: dict[int, tuple[str, int | None]] = {}
+    for task_id in sorted(task_ids):
+        row = db.first("SELECT task_name, timeout FROM tasks WHERE id = :id", {"id": task_id})
+        if row is not None:
+            result[task_id] = (row[0], row[1])
+    return result
+
+
+# --------------------------------------------------------------------------- the due index
+
+
+def due(db: Database, now: datetime, limit: int) -> list[TaskRecord]:
+    """Enabled tasks with next_run_time <= now, oldest first (searches the index)."""
+    rows = db.rows(
+        f"{_SELECT} WHERE enabled = :enabled AND next_run_time <= :now "
+        "ORDER BY next_run_time, id LIMIT :limit",
+        {"enabled": True, "now": encode_time(now), "limit": limit},
+    )
+    return [_decode(row) for row in rows]
+
+
+def any_due(db: Database, now: datetime) -> bool:
+    """Whether any enabled task is due (one probe of the index)."""
+    return (
+        db.first(
+            "SELECT 1 FROM tasks WHERE enabled = :enabled AND next_run_time <= :now LIMIT 1",
+            {"enabled": True, "now": encode_time(now)},
+        )
+        is not None
+    )
+
+
+def advance(db: Database, task_id: int, expected: datetime, new_next: datetime | None) -> bool:
+    """Compare-and-set next_run_time: move it only if it still holds `expected`."""
+    cursor = db.execute(
+        "UPDATE tasks SET next_run_time = :new WHERE id = :id AND next_run_time = :expected "
+        "AND enabled = :enabled",
+        {
+            "new": encode_time(new_next),
+            "id": task_id,
+            "expected": encode_time(expected),
+            "enabled": True,
+        },
+    )
+    return cursor.rowcount == 1
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def insert(db: Database, values: dict[str, Any]) -> int:
+    """Insert a task (every column but id); return its id. Raise Conflict if the name is
+    taken."""
+    stored = encode(values)
+    names = list(stored)
+    try:
+        cursor = db.execute(
+            f"INSERT INTO tasks ({', '.join(names)}) "
+            f"VALUES ({', '.join(':' + name for name in names)})",
+            stored,
+        )
+    except sqlite3.IntegrityError:
+        raise Conflict(f"task name already taken: {values.get('task_name')}") from None
+    return int(cursor.lastrowid)
+
+
+def insert_many(db: Database, rows: list[dict[str, Any]]) -> None:
+    """Insert many tasks with the same columns (apply); raise Conflict on a taken name."""
+    if not rows:
+        return
+    names = list(rows[0])
+    try:
+        db.execute_many(
+            f"INSERT INTO tasks ({', '.join(names)}) "
+            f"VALUES ({', '.join(':' + name for name in names)})",
+            [encode(row) for row in rows],
+        )
+    except sqlite3.IntegrityError:
+        raise Conflict("a task name in the file is already taken") from None
+
+
+def update(db: Database, task_id: int, changes: dict[str, Any]) -> None:
+    """Set some columns of one task; raise Conflict if a new name is taken."""
+    if not changes:
+        return
+    stored = encode(changes)
+    assignments = ", ".join(f"{name} = :{name}" for name in stored)
+    try:
+        db.execute(f"UPDATE tasks SET {assignments} WHERE id = :id_", {**stored, "id_": task_id})
+    except sqlite3.IntegrityError:
+        raise Conflict(f"task name already taken: {changes.get('task_name')}") from None
+
+
+def delete(db: Database, task_id: int) -> None:
+    """Delete a task and its executions."""
+    db.execute("DELETE FROM executions WHERE task_id = :id", {"id": task_id})
+    db.execute("DELETE FROM tasks WHERE id = :id", {"id": task_id})
