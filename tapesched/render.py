@@ -127,3 +127,11 @@ def human_delta(delta: timedelta, precise: bool = False) -> str:
     if minutes:
         return f"{minutes}min {secs}s" if secs and minutes < 10 else f"{minutes}min"
     return f"{secs}s"
+
+
+def schedule_words(task: Any) -> str:
+    """A task's schedule in words ("daily at 02:00")."""
+    from tapesched.schedule import describe
+    from tapesched.schedule_config import Schedule
+
+    return describe(Schedule(task.schedule_type, task.schedule_config, task.timezone))

@@ -53,7 +53,9 @@ def run_execution(paths: StatePaths, execution_id: str) -> int:
     if not lock.acquire(wait=2.0):
         return 0
     try:
-        db = open_database(paths, create=False)
+        if not paths.db.exists():  # nothing to wait for
+            raise StorageUnavailable(f"database {paths.db} does not exist")
+        db = _retrying(lambda: open_database(paths, create=False), "open the database")
         try:
             claimed = _retrying(lambda: _start(db, execution_id), "record the start")
             if claimed is None:

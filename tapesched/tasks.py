@@ -201,10 +201,12 @@ def apply_specs(
     prune: bool = False,
     dry_run: bool = False,
     force: bool = False,
+    source: str = "",
 ) -> ApplyPlan:
     """Create or update tasks by name to match `specs` (and, with `prune`, delete the
     others, stopping their runs first), all in one transaction. With `dry_run`, plan the
-    same way, check every change, and change nothing."""
+    same way, check every change, and change nothing. An error names the task (in
+    `source`, the file)."""
     from tapesched import control
 
     names = {spec.task_name for spec in specs}
@@ -224,11 +226,15 @@ def apply_specs(
         updates: list[tuple[int, dict[str, Any]]] = []
         for spec in specs:
             task = existing.pop(spec.task_name, None)
-            if task is None:
-                rows.append(new_row(spec, now, force))
-                plan.created.append(spec.task_name)
-                continue
-            changes = row_changes(task, spec, now, force)
+            try:
+                if task is None:
+                    rows.append(new_row(spec, now, force))
+                    plan.created.append(spec.task_name)
+                    continue
+                changes = row_changes(task, spec, now, force)
+            except InvalidInput as error:
+                where = f"{source}: task {spec.task_name}" if source else f"task {spec.task_name}"
+                raise error.within(where) from None
             fields_changed = [name for name in spec.values() if name in changes]
             if fields_changed:
                 updates.append((task.id, changes))

@@ -1,8 +1,9 @@
 """The command line: parse, call one operation, render its result. Reads the clock.
 
-Commands are grouped by what they act on: tasks (add, list, show, edit,
-delete, enable, disable, preview), runs (tick, run, stop, logs, output) and
-the installation (init, status, apply, export, metrics, completion). Options
+Commands are grouped by what they act on: tasks (add, edit, delete, enable,
+disable), views of them (list, show, preview), runs (tick, run, stop, logs,
+output) and the installation (init, status, apply, export, metrics,
+completion). Options
 that several commands share are declared once (options), and so are the
 schedule and action shorthands (shorthands). Heavy modules (rich, croniter,
 SQLAlchemy) are imported inside the commands that need them, so `--help` and
@@ -17,7 +18,7 @@ import sys
 
 import typer
 
-from tapesched.cli import admin, runs, tasks  # noqa: F401 - each registers its commands
+from tapesched.cli import admin, runs, tasks, views  # noqa: F401 - each registers its commands
 from tapesched.cli.admin import COMPLETE_VAR
 from tapesched.cli.common import app
 from tapesched.errors import EXIT_USAGE, TapeschedError

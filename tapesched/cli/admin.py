@@ -123,7 +123,7 @@ def apply(
     specs = taskfile.parse(text, file, host_zone_name())
     with open_db() as db:
         plan = tasks.apply_specs(
-            db, specs, now(), utcnow, prune=prune, dry_run=dry_run, force=force
+            db, specs, now(), utcnow, prune=prune, dry_run=dry_run, force=force, source=file
         )
     summary = {
         "created": plan.created,

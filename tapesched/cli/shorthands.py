@@ -208,3 +208,39 @@ def action_fields(
     if action_type is not None or implied is not None:
         fields["action_type"] = action_type if action_type is not None else implied
     return fields
+
+
+def schedule_options(
+    once: str | None,
+    every: str | None,
+    daily: str | None,
+    weekly: str | None,
+    monthly: str | None,
+    yearly: str | None,
+    cron: str | None,
+    at: str | None,
+) -> dict[str, str | None]:
+    """The schedule shorthands, as tapesched.cli.shorthands.parse_shorthand takes them."""
+    return {
+        "once": once, "every": every, "daily": daily, "weekly": weekly, "monthly": monthly,
+        "yearly": yearly, "cron": cron, "at": at,
+    }  # fmt: skip
+
+
+def action_shorthands(
+    source: list[str] | None,
+    device: str | None,
+    level: str | None,
+    compress: bool | None,
+    exclude: list[str] | None,
+    command: str | None,
+    from_task: str | None,
+    target: str | None,
+    retention_days: int | None,
+) -> dict[str, Any]:
+    """The action shorthands, by option name (tapesched.cli.shorthands.ACTION_SHORTHANDS)."""
+    return {
+        "source": source, "device": device, "level": level, "compress": compress,
+        "exclude": exclude, "command": command, "from_task": from_task, "target": target,
+        "retention_days": retention_days,
+    }  # fmt: skip

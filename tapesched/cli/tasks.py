@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from tapesched.cli.common import app, complete_task, now, open_db, print_json, warn
+from tapesched.cli.common import app, now, open_db, print_json, warn
 from tapesched.cli.options import (
     ActionConfig,
     ActionType,
@@ -38,7 +37,6 @@ from tapesched.cli.options import (
     Yearly,
     Zone,
 )
-from tapesched.errors import InvalidInput
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -119,7 +117,12 @@ def add(
       --action cleanup --retention-days 30
     """
     from tapesched import tasks
-    from tapesched.cli.shorthands import action_fields, schedule_fields
+    from tapesched.cli.shorthands import (
+        action_fields,
+        action_shorthands,
+        schedule_fields,
+        schedule_options,
+    )
     from tapesched.clock import host_zone_name
     from tapesched.spec import TaskChanges, new_spec
 
@@ -140,12 +143,12 @@ def add(
         **schedule_fields(
             schedule_type,
             schedule_config,
-            _schedule_options(once, every, daily, weekly, monthly, yearly, cron, at),
+            schedule_options(once, every, daily, weekly, monthly, yearly, cron, at),
         ),
         **action_fields(
             action,
             action_config,
-            _action_shorthands(
+            action_shorthands(
                 source,
                 device,
                 level,
@@ -167,177 +170,16 @@ def add(
     _print_task(task, json_out, created=True)
 
 
-def _schedule_options(
-    once: str | None,
-    every: str | None,
-    daily: str | None,
-    weekly: str | None,
-    monthly: str | None,
-    yearly: str | None,
-    cron: str | None,
-    at: str | None,
-) -> dict[str, str | None]:
-    """The schedule shorthands, as tapesched.cli.shorthands.parse_shorthand takes them."""
-    return {
-        "once": once, "every": every, "daily": daily, "weekly": weekly, "monthly": monthly,
-        "yearly": yearly, "cron": cron, "at": at,
-    }  # fmt: skip
-
-
-def _action_shorthands(
-    source: list[str] | None,
-    device: str | None,
-    level: str | None,
-    compress: bool | None,
-    exclude: list[str] | None,
-    command: str | None,
-    from_task: str | None,
-    target: str | None,
-    retention_days: int | None,
-) -> dict[str, Any]:
-    """The action shorthands, by option name (tapesched.cli.shorthands.ACTION_SHORTHANDS)."""
-    return {
-        "source": source, "device": device, "level": level, "compress": compress,
-        "exclude": exclude, "command": command, "from_task": from_task, "target": target,
-        "retention_days": retention_days,
-    }  # fmt: skip
-
-
 def _print_task(task: Any, json_out: bool, created: bool = False) -> None:
-    from tapesched.render import short, task_json
+    from tapesched.render import schedule_words, short, task_json
 
     if json_out:
-        print_json(task_json(task, schedule_description=_described(task)))
+        print_json(task_json(task, schedule_description=schedule_words(task)))
     elif created:
         sys.stdout.write(
             f"added task {task.task_name} (id {task.id}); next run "
             f"{short(task.next_run_time, task.timezone)}\n"
         )
-
-
-def _described(task: Any) -> str:
-    from tapesched.schedule import describe
-    from tapesched.schedule_config import Schedule
-
-    return describe(Schedule(task.schedule_type, task.schedule_config, task.timezone))
-
-
-@app.command("list")
-def list_(
-    enabled_only: Annotated[
-        bool, typer.Option("--enabled-only", help="Only enabled tasks.")
-    ] = False,
-    json_out: JsonOut = False,
-) -> None:
-    """List tasks: schedule in words, action, status, next and last run."""
-    from tapesched import tasks
-    from tapesched.render import short, table, task_json
-
-    current = now()
-    with open_db() as db:
-        listed = tasks.list_tasks(db, current, enabled_only)
-    if json_out:
-        print_json(
-            {
-                "tasks": [
-                    task_json(task, schedule_description=_described(task), state=state)
-                    for task, state in listed
-                ],
-                "total": len(listed),
-            }
-        )
-        return
-    if not listed:
-        sys.stdout.write("no tasks; add one with 'tapesched add NAME ...'\n")
-        return
-    table(
-        None,
-        ["NEXT", "LEFT", "LAST", "PASSED", "TASK", "SCHEDULE", "ACTION", "STATUS"],
-        [
-            [
-                short(task.next_run_time, task.timezone),
-                _relative(task.next_run_time, current, "left"),
-                short(task.last_run_time, task.timezone),
-                _relative(task.last_run_time, current, "ago"),
-                task.task_name,
-                _described(task),
-                task.action_type,
-                status_cell(state),
-            ]
-            for task, state in listed
-        ],
-    )
-
-
-STATUS_STYLES = {
-    "active": "green", "running": "cyan", "queued": "yellow", "paused": "yellow",
-    "error": "bold red", "inactive": "dim",
-}  # fmt: skip
-
-
-def status_cell(state: str):  # noqa: ANN201 - a rich Text
-    from rich.text import Text
-
-    return Text(state, style=STATUS_STYLES.get(state, ""))
-
-
-def _relative(value: datetime | None, current: datetime, word: str) -> str:
-    """'5h 2min left' / '3 days 1h ago' (overdue next runs read 'ago')."""
-    from tapesched.render import human_delta
-
-    if value is None:
-        return "-"
-    if value < current:
-        return f"{human_delta(current - value)} ago"
-    return f"{human_delta(value - current)} {'left' if word == 'left' else 'ago'}"
-
-
-@app.command()
-def show(task_ref: TaskRef, json_out: JsonOut = False) -> None:
-    """Show one task: all fields and statistics."""
-    import json
-
-    from tapesched import tasks
-    from tapesched.render import duration, iso, pairs, task_json
-
-    with open_db() as db:
-        task, state, running = tasks.show_task(db, task_ref, now())
-    described = _described(task)
-    if json_out:
-        print_json(
-            task_json(task, schedule_description=described, state=state, running_execution=running)
-        )
-        return
-    zone = task.timezone
-    pairs(
-        [
-            ("task", f"{task.task_name} (id {task.id})"),
-            ("description", task.description or "-"),
-            ("status", state + ("" if task.enabled else " (disabled)")),
-            ("schedule", f"{described} [{task.schedule_type} {json.dumps(task.schedule_config)}]"),
-            ("timezone", zone),
-            ("action", f"{task.action_type} {json.dumps(task.action_config)}"),
-            ("next run", iso(task.next_run_time, zone) or "-"),
-            ("last run", iso(task.last_run_time, zone) or "-"),
-            ("last success", iso(task.last_success_time, zone) or "-"),
-            ("last failure", iso(task.last_failure_time, zone) or "-"),
-            (
-                "runs",
-                f"{task.total_runs} total, {task.success_runs} ok, {task.failure_runs} failed",
-            ),
-            ("average duration", duration(task.average_duration)),
-            ("timeout", f"{task.timeout}s" if task.timeout else "none"),
-            (
-                "misfire",
-                task.misfire
-                + (f" (grace {task.misfire_grace}s)" if task.misfire_grace is not None else ""),
-            ),
-            ("device wait", f"{task.device_wait}s"),
-            ("running execution", running or "-"),
-            ("created", iso(task.created_at, zone) or "-"),
-            ("updated", iso(task.updated_at, zone) or "-"),
-        ]
-    )
 
 
 @app.command()
@@ -393,7 +235,12 @@ def edit(
     into the current action config; --action-config replaces it.
     """
     from tapesched import tasks
-    from tapesched.cli.shorthands import action_fields, schedule_fields
+    from tapesched.cli.shorthands import (
+        action_fields,
+        action_shorthands,
+        schedule_fields,
+        schedule_options,
+    )
     from tapesched.spec import TaskChanges
 
     # The command line's ways of removing a setting: --timeout 0, --misfire-grace -1, ''.
@@ -422,12 +269,12 @@ def edit(
         **schedule_fields(
             schedule_type,
             schedule_config,
-            _schedule_options(once, every, daily, weekly, monthly, yearly, cron, at),
+            schedule_options(once, every, daily, weekly, monthly, yearly, cron, at),
         ),
         **action_fields(
             action,
             action_config,
-            _action_shorthands(
+            action_shorthands(
                 source,
                 device,
                 level,
@@ -495,90 +342,3 @@ def enable(task_ref: TaskRef, json_out: JsonOut = False) -> None:
 def disable(task_ref: TaskRef, json_out: JsonOut = False) -> None:
     """Disable a task: it never runs until enabled (a run in progress goes on)."""
     _set_enabled(task_ref, False, json_out)
-
-
-@app.command()
-def preview(
-    task_ref: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="[TASK]",
-            help="Task name or id, or give schedule options.",
-            autocompletion=complete_task,
-        ),
-    ] = None,
-    schedule_type: ScheduleType = None,
-    schedule_config: ScheduleConfig = None,
-    once: Once = None,
-    every: Every = None,
-    daily: Daily = None,
-    weekly: Weekly = None,
-    monthly: Monthly = None,
-    yearly: Yearly = None,
-    cron: Cron = None,
-    at: At = None,
-    timezone: Zone = None,
-    from_: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            metavar="TIME",
-            help="Start after this instant (default now); local unless it has an offset.",
-        ),
-    ] = None,
-    count: Annotated[int, typer.Option("--count", "-n", metavar="N", help="How many runs.")] = 10,
-    json_out: JsonOut = False,
-) -> None:
-    """Show the next runs of a task or of a schedule, DST shifts marked."""
-    from tapesched import tasks
-    from tapesched.cli.shorthands import schedule_fields
-    from tapesched.clock import host_zone_name, parse_instant
-    from tapesched.render import iso, table
-    from tapesched.schedule import describe
-    from tapesched.schedule import preview as upcoming
-    from tapesched.spec import UNSET, resolve_schedule, spec_of
-
-    if count < 1 or count > 10000:
-        raise InvalidInput(f"--count: {count} is out of range; expected 1-10000")
-    fields = schedule_fields(
-        schedule_type,
-        schedule_config,
-        _schedule_options(once, every, daily, weekly, monthly, yearly, cron, at),
-    )
-    zone = timezone if timezone is not None else UNSET
-    created_at = None
-    if task_ref is not None:
-        if fields:
-            raise InvalidInput("preview: give a TASK or schedule options, not both")
-        with open_db() as db:
-            task = tasks.get_task(db, task_ref)
-        current = spec_of(task).schedule
-        schedule = resolve_schedule(current.type, current.config, zone, current)
-        created_at = task.created_at
-    else:
-        schedule = resolve_schedule(
-            fields.get("schedule_type", UNSET),
-            fields.get("schedule_config", UNSET),
-            host_zone_name() if zone is UNSET else zone,
-            None,
-        )
-    start = parse_instant(from_, schedule.zone, "--from") if from_ else now()
-    runs = upcoming(schedule, start, count, created_at or start)
-    if json_out:
-        print_json(
-            {"runs": [{"time": iso(time, schedule.zone), "note": note} for time, note in runs]}
-        )
-        return
-    if not runs:
-        sys.stdout.write("no runs after that time\n")
-        return
-    notes = {
-        None: "",
-        "dst_gap": "moved past the DST gap",
-        "dst_repeat": "in the repeated DST hour",
-    }
-    table(
-        describe(schedule) + f" ({schedule.zone})",
-        ["RUN", "NOTE"],
-        [[iso(time, schedule.zone), notes[note]] for time, note in runs],
-    )

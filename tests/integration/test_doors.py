@@ -1,0 +1,82 @@
+"""A bad value gets the same message whichever door it comes in by: add, edit or apply.
+
+Each case is one field with one bad value, given on the command line to `add`
+and `edit` and in a task file to `apply`. The message after the door's own
+prefix (apply names the file and the task) must be the same, the exit code 2,
+and the database unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import dump
+
+BASE = {
+    "task_name": "door",
+    "schedule_type": "daily",
+    "schedule_config": {"time": "02:00"},
+    "timezone": "UTC",
+    "action_type": "custom",
+    "action_config": {"command": "true"},
+}
+
+# (case, command-line options, task-file fields)
+CASES = [
+    ("timeout", ["--timeout", "-5"], {"timeout": -5}),
+    ("misfire", ["--misfire", "later"], {"misfire": "later"}),
+    ("misfire grace", ["--misfire-grace", "-7"], {"misfire_grace": -7}),
+    ("device wait", ["--device-wait", "-1"], {"device_wait": -1}),
+    ("ping url", ["--ping-url", "ftp://x.example/y"], {"ping_url": "ftp://x.example/y"}),
+    ("notify command", ["--notify-command", "x 'unclosed"], {"notify_command": "x 'unclosed"}),
+    ("notify on", ["--notify-on", "sometimes"], {"notify_on": "sometimes"}),
+    ("zone", ["--timezone", "Mars/Olympus"], {"timezone": "Mars/Olympus"}),
+    ("empty zone", ["--timezone", ""], {"timezone": ""}),
+    ("time", ["--schedule-type", "daily", "--schedule-config", '{"time": "25:00"}'],
+     {"schedule_config": {"time": "25:00"}}),
+    ("schedule type", ["--schedule-type", "hourly", "--schedule-config", "{}"],
+     {"schedule_type": "hourly", "schedule_config": {}}),
+    ("action type", ["--action", "teleport", "--action-config", "{}"],
+     {"action_type": "teleport", "action_config": {}}),
+    ("action key", ["--action", "custom", "--action-config", '{"command": "x", "colour": 1}'],
+     {"action_config": {"command": "x", "colour": 1}}),
+    ("past once", ["--schedule-type", "once", "--schedule-config",
+                   '{"datetime": "2020-01-01 00:00"}'],
+     {"schedule_type": "once", "schedule_config": {"datetime": "2020-01-01 00:00"}}),
+]  # fmt: skip
+
+
+def toml(fields: dict) -> str:
+    """One [[task]] table (JSON escapes and inline tables are valid TOML)."""
+
+    def value(item: object) -> str:
+        if isinstance(item, dict):
+            return "{ " + ", ".join(f"{key} = {value(inner)}" for key, inner in item.items()) + " }"
+        return json.dumps(item)
+
+    return "[[task]]\n" + "".join(f"{key} = {value(item)}\n" for key, item in fields.items())
+
+
+@pytest.mark.parametrize(
+    ("options", "fields"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
+)
+def test_the_same_message_through_every_door(run_cli, home, tmp_path: Path, options, fields):
+    assert run_cli("add", "existing", "--daily", "01:00", "--command", "true").code == 0
+    before = dump(home / "tapesched.db")
+
+    schedule = [] if "--schedule-type" in options else ["--daily", "02:00"]
+    action = [] if "--action" in options else ["--command", "true"]
+    added = run_cli("add", "door", *schedule, *action, *options)
+    edited = run_cli("edit", "existing", *options)
+    file = tmp_path / "tasks.toml"
+    file.write_text(toml({**BASE, **fields}))
+    applied = run_cli("apply", str(file))
+
+    assert (added.code, edited.code, applied.code) == (2, 2, 2), (added, edited, applied)
+    message = added.err.removeprefix("tapesched: ")
+    assert added.err.count("\n") == 1 and message
+    assert edited.err == added.err
+    assert applied.err == f"tapesched: {file}: task door: {message}"
+    assert dump(home / "tapesched.db") == before
