@@ -117,11 +117,11 @@ def successes_before(
         return []
     marks, params = _id_list("t", task_ids)
     rows = db.rows(
-        f"SELECT {', '.join(executions.COLUMNS)} FROM executions WHERE task_id IN ({marks}) "
+        f"{executions.TABLE.select} WHERE task_id IN ({marks}) "
         "AND status = 'success' AND completed_at < :cutoff ORDER BY completed_at",
         {**params, "cutoff": encode_time(cutoff)},
     )
-    return [executions.decode(row) for row in rows]
+    return [executions.TABLE.decode(row) for row in rows]
 
 
 def status_counts(db: Database) -> dict[int, dict[str, int]]:

@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,56 @@ def decode_json(value: Any) -> Any:
 
 def decode_bool(value: Any) -> bool:
     return bool(value)
+
+
+class Table:
+    """How the rows of one table are stored: its columns (a record's fields, in order) and
+    which of them hold instants, JSON or flags."""
+
+    def __init__(
+        self,
+        name: str,
+        record: type,
+        times: frozenset[str] = frozenset(),
+        json: frozenset[str] = frozenset(),
+        flags: frozenset[str] = frozenset(),
+    ) -> None:
+        self.name = name
+        self.record = record
+        self.columns = tuple(field.name for field in fields(record))
+        self.select = f"SELECT {', '.join(self.columns)} FROM {name}"
+        self._decoders = {
+            **{column: decode_time for column in times},
+            **{column: decode_json for column in json},
+            **{column: decode_bool for column in flags},
+        }
+        self._encoders = {
+            **{column: encode_time for column in times},
+            **{column: encode_json for column in json},
+            **{column: bool for column in flags},
+        }
+
+    def decode(self, row: Sequence[Any]) -> Any:
+        """A row of `select` as a record."""
+        values = dict(zip(self.columns, row, strict=True))
+        for column, decoder in self._decoders.items():
+            values[column] = decoder(values[column])
+        return self.record(**values)
+
+    def encode(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Column values as stored; raise KeyError for a name that is not a column."""
+        stored = {}
+        for column, value in values.items():
+            if column not in self.columns:
+                raise KeyError(column)
+            encoder = self._encoders.get(column)
+            stored[column] = encoder(value) if encoder and value is not None else value
+        return stored
+
+    def insert(self, columns: Sequence[str]) -> str:
+        """INSERT of the given columns, as named parameters."""
+        marks = ", ".join(f":{column}" for column in columns)
+        return f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({marks})"
 
 
 # --------------------------------------------------------------------------- the database

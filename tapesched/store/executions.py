@@ -9,14 +9,14 @@ tapesched.lifecycle; this module only applies it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tapesched import lifecycle
 from tapesched.errors import NotFound
 from tapesched.store import tasks
-from tapesched.store.db import Database, decode_json, decode_time, encode_json, encode_time
+from tapesched.store.db import Database, Table, encode_json, encode_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,38 +42,20 @@ class ExecutionRecord:
     log_path: str | None
 
 
-COLUMNS = tuple(field.name for field in fields(ExecutionRecord))
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM executions"
-_TIMES = frozenset({"scheduled_for", "created_at", "started_at", "completed_at"})
-
-
-def decode(row: tuple) -> ExecutionRecord:
-    values = dict(zip(COLUMNS, row, strict=True))
-    for name in _TIMES:
-        values[name] = decode_time(values[name])
-    values["result"] = decode_json(values["result"])
-    return ExecutionRecord(**values)
-
-
-def _encode(values: dict[str, Any]) -> dict[str, Any]:
-    stored: dict[str, Any] = {}
-    for name, value in values.items():
-        if name not in COLUMNS:
-            raise KeyError(name)
-        if name in _TIMES:
-            value = encode_time(value)
-        elif name == "result":
-            value = encode_json(value)
-        stored[name] = value
-    return stored
+TABLE = Table(
+    "executions",
+    ExecutionRecord,
+    times=frozenset({"scheduled_for", "created_at", "started_at", "completed_at"}),
+    json=frozenset({"result"}),
+)
 
 
 # --------------------------------------------------------------------------- lookups
 
 
 def get(db: Database, execution_id: str) -> ExecutionRecord | None:
-    row = db.first(f"{_SELECT} WHERE execution_id = :id", {"id": execution_id})
-    return decode(row) if row else None
+    row = db.first(f"{TABLE.select} WHERE execution_id = :id", {"id": execution_id})
+    return TABLE.decode(row) if row else None
 
 
 def find(db: Database, execution_id: str) -> ExecutionRecord:
@@ -83,18 +65,18 @@ def find(db: Database, execution_id: str) -> ExecutionRecord:
         return found
     if len(execution_id) >= 8:
         rows = db.rows(
-            f"{_SELECT} WHERE substr(execution_id, 1, length(:prefix)) = :prefix LIMIT 2",
+            f"{TABLE.select} WHERE substr(execution_id, 1, length(:prefix)) = :prefix LIMIT 2",
             {"prefix": execution_id},
         )
         if len(rows) == 1:
-            return decode(rows[0])
+            return TABLE.decode(rows[0])
     raise NotFound(f"no such execution: {execution_id}")
 
 
 def running(db: Database) -> list[ExecutionRecord]:
     """The running executions, oldest claim first."""
-    rows = db.rows(f"{_SELECT} WHERE status = 'running' ORDER BY created_at")
-    return [decode(row) for row in rows]
+    rows = db.rows(f"{TABLE.select} WHERE status = 'running' ORDER BY created_at")
+    return [TABLE.decode(row) for row in rows]
 
 
 def count_running(db: Database) -> int:
@@ -115,9 +97,10 @@ def device_in_use(db: Database, device: str) -> bool:
 
 def running_for_task(db: Database, task_id: int) -> ExecutionRecord | None:
     row = db.first(
-        f"{_SELECT} WHERE task_id = :task_id AND status = 'running' LIMIT 1", {"task_id": task_id}
+        f"{TABLE.select} WHERE task_id = :task_id AND status = 'running' LIMIT 1",
+        {"task_id": task_id},
     )
-    return decode(row) if row else None
+    return TABLE.decode(row) if row else None
 
 
 def task_logs(
@@ -127,10 +110,10 @@ def task_logs(
     where = "WHERE task_id = :task_id" + (" AND status = :status" if status else "")
     params = {"task_id": task_id, "status": status, "limit": limit, "offset": offset}
     rows = db.rows(
-        f"{_SELECT} {where} ORDER BY created_at DESC LIMIT :limit OFFSET :offset", params
+        f"{TABLE.select} {where} ORDER BY created_at DESC LIMIT :limit OFFSET :offset", params
     )
     total = db.scalar(f"SELECT count(*) FROM executions {where}", params)
-    return [decode(row) for row in rows], total
+    return [TABLE.decode(row) for row in rows], total
 
 
 # --------------------------------------------------------------------------- changes
@@ -139,13 +122,8 @@ def task_logs(
 def insert(db: Database, values: dict[str, Any]) -> None:
     """Insert an execution (a claim, a manual run or a skipped slot); the trigger defaults
     to `schedule`, the status to `running`."""
-    stored = _encode({"trigger": "schedule", "status": "running", **values})
-    names = list(stored)
-    db.execute(
-        f"INSERT INTO executions ({', '.join(names)}) "
-        f"VALUES ({', '.join(':' + name for name in names)})",
-        stored,
-    )
+    stored = TABLE.encode({"trigger": "schedule", "status": "running", **values})
+    db.execute(TABLE.insert(list(stored)), stored)
 
 
 def record_start(

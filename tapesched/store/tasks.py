@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tapesched.errors import Conflict, NotFound
-from tapesched.store.db import (
-    Database,
-    decode_bool,
-    decode_json,
-    decode_time,
-    encode_json,
-    encode_time,
-)
+from tapesched.store.db import Database, Table, encode_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,63 +46,40 @@ class TaskRecord:
     updated_at: datetime
 
 
-COLUMNS = tuple(field.name for field in fields(TaskRecord))
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
-_TIMES = frozenset(
-    {
-        "next_run_time",
-        "last_run_time",
-        "last_success_time",
-        "last_failure_time",
-        "created_at",
-        "updated_at",
-    }
+TABLE = Table(
+    "tasks",
+    TaskRecord,
+    times=frozenset(
+        {
+            "next_run_time",
+            "last_run_time",
+            "last_success_time",
+            "last_failure_time",
+            "created_at",
+            "updated_at",
+        }
+    ),
+    json=frozenset({"schedule_config", "action_config"}),
+    flags=frozenset({"enabled"}),
 )
-_JSON = frozenset({"schedule_config", "action_config"})
-
-
-def _decode(row: tuple) -> TaskRecord:
-    values = dict(zip(COLUMNS, row, strict=True))
-    for name in _TIMES:
-        values[name] = decode_time(values[name])
-    for name in _JSON:
-        values[name] = decode_json(values[name]) or {}
-    values["enabled"] = decode_bool(values["enabled"])
-    return TaskRecord(**values)
-
-
-def encode(values: dict[str, Any]) -> dict[str, Any]:
-    """Column values as stored; raise KeyError for a name that is not a column."""
-    stored: dict[str, Any] = {}
-    for name, value in values.items():
-        if name not in COLUMNS:
-            raise KeyError(name)
-        if name in _TIMES:
-            value = encode_time(value)
-        elif name in _JSON:
-            value = encode_json(value)
-        elif name == "enabled":
-            value = bool(value)
-        stored[name] = value
-    return stored
 
 
 # --------------------------------------------------------------------------- lookups
 
 
 def get(db: Database, task_id: int) -> TaskRecord | None:
-    row = db.first(f"{_SELECT} WHERE id = :id", {"id": task_id})
-    return _decode(row) if row else None
+    row = db.first(f"{TABLE.select} WHERE id = :id", {"id": task_id})
+    return TABLE.decode(row) if row else None
 
 
 def find(db: Database, ref: str) -> TaskRecord:
     """Given a task name or numeric id, return the task; raise NotFound."""
-    row = db.first(f"{_SELECT} WHERE task_name = :name", {"name": ref})
+    row = db.first(f"{TABLE.select} WHERE task_name = :name", {"name": ref})
     if row is None and ref.isdigit() and len(ref) < 19:
-        row = db.first(f"{_SELECT} WHERE id = :id", {"id": int(ref)})
+        row = db.first(f"{TABLE.select} WHERE id = :id", {"id": int(ref)})
     if row is None:
         raise NotFound(f"no such task: {ref}")
-    return _decode(row)
+    return TABLE.decode(row)
 
 
 def name_taken(db: Database, name: str, except_id: int | None = None) -> bool:
@@ -129,9 +99,9 @@ def all_tasks(
         where.append("action_type = :action_type")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = db.rows(
-        f"{_SELECT}{clause} ORDER BY {by}", {"enabled": True, "action_type": action_type}
+        f"{TABLE.select}{clause} ORDER BY {by}", {"enabled": True, "action_type": action_type}
     )
-    return [_decode(row) for row in rows]
+    return [TABLE.decode(row) for row in rows]
 
 
 def names_starting(db: Database, prefix: str, limit: int = 200) -> list[str]:
@@ -170,11 +140,11 @@ def timeouts(db: Database, task_ids: set[int]) -> dict[int, tuple[str, int | Non
 def due(db: Database, now: datetime, limit: int) -> list[TaskRecord]:
     """Enabled tasks with next_run_time <= now, oldest first (searches the index)."""
     rows = db.rows(
-        f"{_SELECT} WHERE enabled = :enabled AND next_run_time <= :now "
+        f"{TABLE.select} WHERE enabled = :enabled AND next_run_time <= :now "
         "ORDER BY next_run_time, id LIMIT :limit",
         {"enabled": True, "now": encode_time(now), "limit": limit},
     )
-    return [_decode(row) for row in rows]
+    return [TABLE.decode(row) for row in rows]
 
 
 def any_due(db: Database, now: datetime) -> bool:
@@ -209,14 +179,9 @@ def advance(db: Database, task_id: int, expected: datetime, new_next: datetime |
 def insert(db: Database, values: dict[str, Any]) -> int:
     """Insert a task (every column but id); return its id. Raise Conflict if the name is
     taken."""
-    stored = encode(values)
-    names = list(stored)
+    stored = TABLE.encode(values)
     try:
-        cursor = db.execute(
-            f"INSERT INTO tasks ({', '.join(names)}) "
-            f"VALUES ({', '.join(':' + name for name in names)})",
-            stored,
-        )
+        cursor = db.execute(TABLE.insert(list(stored)), stored)
     except sqlite3.IntegrityError:
         raise Conflict(f"task name already taken: {values.get('task_name')}") from None
     return int(cursor.lastrowid)
@@ -226,13 +191,8 @@ def insert_many(db: Database, rows: list[dict[str, Any]]) -> None:
     """Insert many tasks with the same columns (apply); raise Conflict on a taken name."""
     if not rows:
         return
-    names = list(rows[0])
     try:
-        db.execute_many(
-            f"INSERT INTO tasks ({', '.join(names)}) "
-            f"VALUES ({', '.join(':' + name for name in names)})",
-            [encode(row) for row in rows],
-        )
+        db.execute_many(TABLE.insert(list(rows[0])), [TABLE.encode(row) for row in rows])
     except sqlite3.IntegrityError:
         raise Conflict("a task name in the file is already taken") from None
 
@@ -241,7 +201,7 @@ def update(db: Database, task_id: int, changes: dict[str, Any]) -> None:
     """Set some columns of one task; raise Conflict if a new name is taken."""
     if not changes:
         return
-    stored = encode(changes)
+    stored = TABLE.encode(changes)
     assignments = ", ".join(f"{name} = :{name}" for name in stored)
     try:
         db.execute(f"UPDATE tasks SET {assignments} WHERE id = :id_", {**stored, "id_": task_id})

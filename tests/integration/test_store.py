@@ -31,8 +31,8 @@ def paths(tmp_path: Path) -> StatePaths:
 
 
 def test_records_have_exactly_the_tables_columns() -> None:
-    assert tasks.COLUMNS == tuple(models.Task.__table__.columns.keys())
-    assert executions.COLUMNS == tuple(models.Execution.__table__.columns.keys())
+    assert tasks.TABLE.columns == tuple(models.Task.__table__.columns.keys())
+    assert executions.TABLE.columns == tuple(models.Execution.__table__.columns.keys())
 
 
 def test_a_new_database_gets_the_schema_and_its_version(paths: StatePaths) -> None:
