@@ -6,7 +6,8 @@ import os
 import shlex
 from typing import Any
 
-from tapesched.job import ActionFailed, JobContext
+from tapesched.errors import ActionFailed
+from tapesched.job import JobContext
 
 
 def build_argv(config: dict[str, Any]) -> list[str]:
