@@ -1,5 +1,10 @@
 """Claim throughput: due tasks, one `tick` with the cap raised, jobs that exit at once.
 
+With an old checkout (`--old`, default /tmp/tapesched-old; `--old none` leaves
+it out) every repetition of A and B is run for the new and the old code in
+turn (the order alternating), each in a state folder made by its own
+`init`/`add`, so before and after are measured in one run.
+
 A. Claims alone. A state folder with N tasks (default 1,000), all due (next run
    30 s ago, oldest first). tick() runs inside one process with the runner
    launch replaced by a no-op, so the claim transactions alone are timed
@@ -15,10 +20,9 @@ B. The real thing. A fresh state folder with M due tasks (default 200), each a
    (successes / time from the tick's start to the last recorded completion).
    Default 2 repetitions.
 
-   Each runner is a Python process that imports SQLModel/SQLAlchemy (about
-   0.5 s of CPU), so B is bound by runner start-up: on 2 cores 1,000 runners
-   take about 5 minutes. The default M keeps the script near 3 minutes; the
-   figure for 1,000 is `--e2e-tasks 1000 --reps 1`.
+   Each runner is a Python process; the old code's runner imports
+   SQLModel/SQLAlchemy (about 0.5 s of CPU), so B is bound by runner start-up.
+   The figure for 1,000 is `--e2e-tasks 1000 --reps 1`.
 
 A watchdog samples the live runners of this benchmark (found in /proc by their
 database path) and the host's available memory; if memory runs low it kills
@@ -27,6 +31,7 @@ Runners that all exit while executions stay "running" are reported as stuck
 (a later tick would relaunch or mark them lost; this benchmark runs only one).
 
     python benchmarks/claim_throughput.py [--tasks 1000] [--e2e-tasks 200] [--reps 2]
+                                          [--old /tmp/tapesched-old|none]
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ import _bench as b
 
 # Runs in a child process with tapesched imported: one tick() over a state folder whose
 # tasks are all due, with the runner launch replaced by a no-op, so only the claims (one
-# write transaction each) are timed; each claim_one() call is timed too.
+# write transaction each) are timed; each claim_one() call is timed too. The same code
+# drives the new and the old version: both have tick(paths, now, max_concurrent=...),
+# a module-level _launch and claim_one that claim_and_launch looks up at each call.
 CLAIMS_ONLY = r"""
 import json, sys, time
 from tapesched import paths, tick as ticker
@@ -184,50 +191,60 @@ def parse_db_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def due_state(home: Path, tasks: int) -> Path:
-    """A state folder whose `tasks` tasks are all due (30 s ago, oldest first), running `true`."""
+def due_state(home: Path, tasks: int, code: b.Code) -> Path:
+    """A state folder whose `tasks` tasks are all due (30 s ago, oldest first), running `true`,
+    made by `code`'s own init/add."""
     base = b.utcnow() - timedelta(seconds=30)
     return b.make_state(
         home,
         tasks,
         lambda i: base + timedelta(microseconds=10 * i),
         action_config={"command": ["true"]},
+        code=code,
     )
 
 
-def claims_only(root: Path, rep: int, tasks: int, cap: int) -> dict:
+def slug(code: b.Code) -> str:
+    return code.label.split()[0]
+
+
+def claims_only(root: Path, rep: int, tasks: int, cap: int, code: b.Code) -> dict:
     """tick() in-process with launching disabled: the claim transactions alone."""
-    home = root / f"claims-{rep}"
-    due_state(home, tasks)
+    home = root / f"claims-{slug(code)}-{rep}"
+    due_state(home, tasks, code)
+    command = code.python(home, "-c", CLAIMS_ONLY, str(home), str(cap))
     done = subprocess.run(
-        [b.PYTHON, "-c", CLAIMS_ONLY, str(home), str(cap)],
-        env=b.env_for(home),
+        command.argv,
+        env=command.env,
+        cwd=command.cwd,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"claims-only tick failed:\n{done.stderr}")
+        raise SystemExit(f"claims-only tick failed ({code.label}):\n{done.stderr}")
     result = json.loads(done.stdout)
+    result["code"] = code.label
     shutil.rmtree(home, ignore_errors=True)
     return result
 
 
-def one_repetition(root: Path, rep: int, tasks: int, cap: int, args) -> dict:
-    home = root / f"rep-{rep}"
-    db = due_state(home, tasks)
-    env = b.env_for(home)
+def one_repetition(root: Path, rep: int, tasks: int, cap: int, args, code: b.Code) -> dict:  # noqa: ANN001
+    home = root / f"rep-{slug(code)}-{rep}"
+    db = due_state(home, tasks, code)
+    tick_command = code.command(home, "tick", "--max-concurrent", str(cap))
     watchdog = Watchdog(db, args.min_free_mib * 1024)
     watchdog.start()
-    result: dict = {"rep": rep}
+    result: dict = {"rep": rep, "code": code.label}
     try:
         output = home / "tick.out"
         started_wall = b.utcnow()
         start = time.perf_counter()
         with output.open("wb") as out:
             tick = subprocess.Popen(
-                [*b.tapesched_argv(), "tick", "--max-concurrent", str(cap)],
-                env=env,
+                tick_command.argv,
+                env=tick_command.env,
+                cwd=tick_command.cwd,
                 stdout=out,
                 stderr=out,
             )
@@ -318,12 +335,13 @@ def one_repetition(root: Path, rep: int, tasks: int, cap: int, args) -> dict:
 
 def print_claims_only(results: list[dict], tasks: int) -> None:
     rows = []
-    for rep, r in enumerate(results, 1):
+    for r in results:
         per = r["per_claim"]
         tenth = max(1, len(per) // 10)
         rows.append(
             [
-                rep,
+                r["rep"],
+                r["code"],
                 r["claimed"],
                 f"{r['seconds']:.2f}",
                 f"{r['claimed'] / r['seconds']:.0f}",
@@ -334,6 +352,7 @@ def print_claims_only(results: list[dict], tasks: int) -> None:
     b.print_table(
         [
             "rep",
+            "code",
             "claimed",
             "tick() s",
             "claims/s",
@@ -342,11 +361,23 @@ def print_claims_only(results: list[dict], tasks: int) -> None:
         ],
         rows,
     )
-    rates = [r["claimed"] / r["seconds"] for r in results]
-    print(f"\nmedian: {b.median(rates):.0f} claims/s ({tasks:,} claims, launching disabled)")
-    for rep, r in enumerate(results, 1):
+    print()
+    medians = {}
+    for code in dict.fromkeys(r["code"] for r in results):
+        rates = [r["claimed"] / r["seconds"] for r in results if r["code"] == code]
+        medians[code] = b.median(rates)
+        print(
+            f"median ({code}): {medians[code]:.0f} claims/s ({tasks:,} claims, launching disabled)"
+        )
+    if len(medians) == 2:
+        new, old = medians.values()
+        print(f"claims/s new / old: {new / old:.2f}")
+    for r in results:
         if r["claimed"] != tasks or r["problems"]:
-            print(f"rep {rep}: claimed {r['claimed']} of {tasks}; problems: {r['problems'][:3]}")
+            print(
+                f"rep {r['rep']} ({r['code']}): claimed {r['claimed']} of {tasks}; "
+                f"problems: {r['problems'][:3]}"
+            )
 
 
 def print_end_to_end(results: list[dict], tasks: int) -> None:
@@ -357,6 +388,7 @@ def print_end_to_end(results: list[dict], tasks: int) -> None:
         rows.append(
             [
                 r["rep"],
+                r["code"],
                 f"{r['tick_seconds']:.2f}",
                 f"{r['tick_cpu']:.2f}",
                 f"{r['tick_queued']:.2f}" if r["tick_queued"] is not None else "-",
@@ -375,6 +407,7 @@ def print_end_to_end(results: list[dict], tasks: int) -> None:
     b.print_table(
         [
             "rep",
+            "code",
             "tick s",
             "tick CPU s",
             "tick run-queue s",
@@ -389,12 +422,25 @@ def print_end_to_end(results: list[dict], tasks: int) -> None:
         ],
         rows,
     )
-    done = [r for r in results if r["end_to_end_s"] and "aborted" not in r]
-    if done:
-        claims = b.median([r["total"] / r["tick_seconds"] for r in done])
-        runs = b.median([r["counts"].get("success", 0) / r["end_to_end_s"] for r in done])
+    print()
+    rates = {}
+    for code in dict.fromkeys(r["code"] for r in results):
+        done = [
+            r for r in results if r["code"] == code and r["end_to_end_s"] and "aborted" not in r
+        ]
+        if done:
+            claims = b.median([r["total"] / r["tick_seconds"] for r in done])
+            runs = b.median([r["counts"].get("success", 0) / r["end_to_end_s"] for r in done])
+            rates[code] = (claims, runs)
+            print(
+                f"median ({code}): {claims:.1f} claims/s in the tick; "
+                f"{runs:.2f} successful runs/s end to end"
+            )
+    if len(rates) == 2:
+        (new_claims, new_runs), (old_claims, old_runs) = rates.values()
         print(
-            f"\nmedian: {claims:.1f} claims/s in the tick; {runs:.2f} successful runs/s end to end"
+            f"new / old: claims/s in the tick {new_claims / old_claims:.2f}; "
+            f"runs/s end to end {new_runs / old_runs:.2f}"
         )
     print()
     for line in (
@@ -431,7 +477,7 @@ def print_end_to_end(results: list[dict], tasks: int) -> None:
         for message, count in r["runner_logs"].most_common(5):
             notes.append(f"{count} x runner log of a never-started execution: {message[:200]}")
         for note in notes:
-            print(f"rep {r['rep']}: {note}")
+            print(f"rep {r['rep']} ({r['code']}): {note}")
 
 
 def main() -> None:
@@ -462,21 +508,38 @@ def main() -> None:
     )
     parser.add_argument("--tmpdir", help="where to make the scratch state folders")
     parser.add_argument("--keep", action="store_true", help="keep the state folders")
+    b.add_old_argument(parser)
     args = parser.parse_args()
     if min(args.tasks, args.e2e_tasks) < 1 or not 0 <= args.reps <= 3 or args.claims_reps < 0:
         parser.error("need task counts >= 1, 0 <= --reps <= 3 and --claims-reps >= 0")
     b.require_tapesched()
+    old = b.old_code(args.old)
+    codes = [b.new_code()] + ([old] if old else [])
+    order = {code.label: index for index, code in enumerate(codes)}
+
+    def in_turn(rep: int) -> list[b.Code]:
+        """The versions in the order of this repetition (alternating)."""
+        return codes[rep % len(codes) :] + codes[: rep % len(codes)]
 
     root = b.make_root(args.tmpdir)
     try:
         b.print_machine("tapesched claim throughput")
+        b.describe_codes(codes)
+        print()
         if args.claims_reps:
             cap = args.max_concurrent or args.tasks
             print(
                 f"A. claims alone: tick() in one process over {args.tasks:,} due tasks, "
-                f"cap {cap}, runner launch disabled; {args.claims_reps} repetitions\n"
+                f"cap {cap}, runner launch disabled; {args.claims_reps} repetitions"
+                + (" of each version, alternating\n" if old else "\n")
             )
-            claims = [claims_only(root, rep, args.tasks, cap) for rep in range(args.claims_reps)]
+            claims = []
+            for rep in range(args.claims_reps):
+                for code in in_turn(rep):
+                    result = claims_only(root, rep, args.tasks, cap, code)
+                    result["rep"] = rep + 1
+                    claims.append(result)
+            claims.sort(key=lambda r: (order[r["code"]], r["rep"]))
             print_claims_only(claims, args.tasks)
             print()
         if args.reps:
@@ -484,12 +547,14 @@ def main() -> None:
             print(
                 f"B. the real thing: {args.e2e_tasks:,} due tasks (custom action `true`), one "
                 f"`tapesched tick --max-concurrent {cap}`, then wait until all are final; "
-                f"{args.reps} repetitions\n"
+                f"{args.reps} repetitions" + (" of each version, alternating\n" if old else "\n")
             )
             results = []
             for rep in range(1, args.reps + 1):
-                results.append(one_repetition(root, rep, args.e2e_tasks, cap, args))
-                time.sleep(2)  # let the host settle between repetitions
+                for code in in_turn(rep - 1):
+                    results.append(one_repetition(root, rep, args.e2e_tasks, cap, args, code))
+                    time.sleep(2)  # let the host settle between repetitions
+            results.sort(key=lambda r: (order[r["code"]], r["rep"]))
             print_end_to_end(results, args.e2e_tasks)
         b.print_load_at_end()
     finally:

@@ -88,8 +88,10 @@ def is_same_process(pid: int | None, start_time: str | None) -> bool:
 def spawn_detached(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> int:
     """Start argv in a new session, stdin from /dev/null, stdout and stderr to log_path (0600).
 
-    The caller does not wait: the child outlives it.
+    The caller does not wait: the child outlives it. Children started earlier that
+    have exited are reaped first, so a tick launching many runners holds no zombies.
     """
+    _reap()
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
