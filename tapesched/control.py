@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from tapesched import process, runner
-from tapesched.errors import Conflict, NotFound
+from tapesched import notify, process, runner
+from tapesched.errors import Conflict, NotFound, StorageUnavailable
 from tapesched.paths import StatePaths
 from tapesched.store import executions
 from tapesched.store import tasks as task_rows
@@ -42,7 +42,14 @@ def run_now(db: Database, paths: StatePaths, task_ref: str, now: datetime) -> Ex
             },
         )
         execution = executions.get(db, execution_id)
-    runner.launch(paths, execution_id, Path(execution.log_path))
+    try:
+        runner.launch(paths, execution_id, Path(execution.log_path))
+    except OSError as error:
+        # Never leave a claimed execution without a runner: record it failed, say so (exit 5).
+        message, ended = runner.fail_unstarted(db, execution_id, error, now)
+        if ended is not None:
+            ended.announce("recorded by run")
+        raise StorageUnavailable(f"execution {execution_id}: {message}") from None
     return execution
 
 
@@ -63,12 +70,15 @@ def stop_execution(
 ) -> bool:
     """Stop a running execution: record it cancelled (task paused), then SIGTERM the job's
     process group and the runner, SIGKILL after `grace` seconds. Return whether it was
-    this call that recorded the cancellation."""
+    this call that recorded the cancellation; if it was, this call announces it (the ping
+    and, per notify_on, the notify command), once the runner is gone."""
+    reason = "stopped by operator"
     with db.write():
         execution = executions.get(db, execution_id)
         if execution is None or execution.status != "running":
             return False
-        recorded = executions.finish(db, execution_id, "cancelled", clock(), "stopped by operator")
+        recorded = executions.finish(db, execution_id, "cancelled", clock(), reason)
+        task = task_rows.get(db, execution.task_id) if recorded else None
     runner_alive = process.is_same_process(execution.pid, execution.process_start)
     if execution.job_pid:
         process.terminate_group(execution.job_pid, grace)
@@ -82,6 +92,10 @@ def stop_execution(
         fresh = executions.get(db, execution_id)
     if fresh is not None and fresh.job_pid and fresh.job_pid != execution.job_pid:
         process.terminate_group(fresh.job_pid, grace)
+    if task is not None:
+        notify.Ended(task, execution_id, "cancelled", reason, execution.log_path).announce(
+            "recorded by stop"
+        )
     return recorded
 
 
@@ -91,19 +105,28 @@ def wait_for(
     poll: float = 0.2,
     progress: Callable[[ExecutionRecord], None] | None = None,
 ) -> ExecutionRecord:
-    """Wait until an execution has a final status; return it. `progress` is called with
-    the running execution at each poll. Raise NotFound if it disappears (its task was
-    deleted)."""
+    """Wait until an execution has a final status, and its runner has announced it (its
+    ping and notify command) and exited; return it. `progress` is called with the running
+    execution at each poll. Raise NotFound if it disappears (its task was deleted)."""
     while True:
         with db.read():
             execution = executions.get(db, execution_id)
         if execution is None:
             raise NotFound(f"execution {execution_id} is gone (its task was deleted)")
         if execution.status != "running":
+            _runner_done(execution)
             return execution
         if progress is not None:
             progress(execution)
         time.sleep(poll)
+
+
+def _runner_done(execution: ExecutionRecord) -> None:
+    """Wait, within what its pings and notify command may take, for a runner of this host
+    that is still announcing the outcome to exit."""
+    if execution.pid and execution.host in (None, process.hostname()):
+        limit = 2 * notify.ping_timeout() + notify.NOTIFY_TIMEOUT + 5
+        process.wait_gone(execution.pid, execution.process_start, limit)
 
 
 def bytes_written(device: str | None) -> int | None:

@@ -51,8 +51,25 @@ class FileLock:
         self.fd = None
 
 
+def check_lock_file(path: Path) -> bool:
+    """Make sure a lock file can be taken at `path` (its folder made 0700, the file opened
+    read-write, created 0600); return whether this call created it. Raise OSError, with
+    the path that failed, if it cannot (a folder that is a file, a lock that is a
+    folder, no permission, a full disk)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        created = True
+    except FileExistsError:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        created = False
+    os.close(fd)
+    return created
+
+
 def lock_is_held(path: Path) -> bool:
-    """Whether some process holds the lock at `path` (a missing file is free)."""
+    """Whether some process holds the lock at `path` (a missing file is free). Raise
+    OSError if the path cannot be opened as a lock (a folder in its place, say)."""
     if not path.exists():
         return False
     probe = FileLock(path)

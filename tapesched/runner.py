@@ -17,8 +17,9 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from tapesched import notify, process
 from tapesched.clock import utcnow
@@ -28,10 +29,11 @@ from tapesched.errors import (
     StorageUnavailable,
     TapeschedError,
     TimedOut,
+    os_error_line,
 )
 from tapesched.job import JobContext
 from tapesched.paths import StatePaths
-from tapesched.store import executions
+from tapesched.store import executions, tasks
 from tapesched.store.db import Database, open_database
 from tapesched.store.executions import ExecutionRecord
 from tapesched.store.tasks import TaskRecord
@@ -41,16 +43,49 @@ RETRY_SECONDS = 300.0
 
 
 def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
-    """Start the detached runner of a claimed execution, its output to log_path; return its pid."""
+    """Start the detached runner of a claimed execution, its output to log_path; return its
+    pid. Raise OSError, naming the path, if the state folder cannot hold its lock or its
+    log (a `locks` or `logs` that is a file, a lock that is a folder, no permission)."""
+    lock = paths.exec_lock(execution_id)
+    created = process.check_lock_file(lock)
     env = {**os.environ, "TAPESCHED_HOME": str(paths.home)}
-    return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
+    try:
+        return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
+    except OSError:
+        if created:
+            lock.unlink(missing_ok=True)
+        raise
+
+
+def fail_unstarted(
+    db: Database, execution_id: str, error: OSError, now: datetime
+) -> tuple[str, notify.Ended | None]:
+    """A runner could not be started (or could not take its lock): record the execution
+    failed, "could not start its runner: PATH: REASON", if it is still running and no
+    runner has started it. Return the message and, if this call recorded it, what to
+    announce."""
+    message = f"could not start its runner: {os_error_line(error)}"
+    with db.write():
+        execution = executions.get(db, execution_id)
+        if execution is None or execution.status != "running" or execution.pid is not None:
+            return message, None
+        if not executions.finish(db, execution_id, "failed", now, message):
+            return message, None
+        task = tasks.get(db, execution.task_id)
+    if task is None:
+        return message, None
+    return message, notify.Ended(task, execution_id, "failed", message, execution.log_path)
 
 
 def run_execution(paths: StatePaths, execution_id: str) -> int:
     """Run one claimed execution to its end; return 0 on success, 1 otherwise."""
     lock = process.FileLock(paths.exec_lock(execution_id))
     # Another runner for the same execution (a relaunch) may hold it: then it is that one's.
-    if not lock.acquire(wait=2.0):
+    try:
+        held = lock.acquire(wait=2.0)
+    except OSError as error:
+        _cannot_lock(paths, execution_id, error)
+    if not held:
         return 0
     try:
         if not paths.db.exists():  # nothing to wait for
@@ -66,6 +101,24 @@ def run_execution(paths: StatePaths, execution_id: str) -> int:
             db.close()
     finally:
         lock.release(unlink=True)
+
+
+def _cannot_lock(paths: StatePaths, execution_id: str, error: OSError) -> NoReturn:
+    """The runner cannot take its lock: record the run failed (if no runner has started it),
+    announce it, and raise StorageUnavailable (exit 5) naming the path."""
+    message = f"could not start its runner: {os_error_line(error)}"
+    if paths.db.exists():
+        db = _retrying(lambda: open_database(paths, create=False), "open the database")
+        try:
+            message, ended = _retrying(
+                lambda: fail_unstarted(db, execution_id, error, utcnow()), "record the outcome"
+            )
+        finally:
+            db.close()
+        if ended is not None:
+            notify.note(sys.stdout, f"finished: failed: {message}")
+            notify.announce(ended.task, execution_id, "failed", message, ended.log_path, sys.stdout)
+    raise StorageUnavailable(f"execution {execution_id}: {message}")
 
 
 def _start(db: Database, execution_id: str) -> tuple[ExecutionRecord, TaskRecord] | None:
@@ -97,7 +150,7 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
     signal.signal(signal.SIGTERM, lambda *_: context.cancel())
     signal.signal(signal.SIGINT, lambda *_: context.cancel())
     if task.ping_url:
-        notify.ping(task.ping_url, "start", b"", out)
+        notify.ping(task.ping_url, "start", b"", out, run_id=execution.execution_id)
     context.log(
         f"execution {execution.execution_id} of task {task.task_name} ({task.action_type}, "
         f"trigger {execution.trigger}) started at {execution.started_at.isoformat()}"
@@ -128,8 +181,17 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
             device_lock.release()
     context.log(f"finished: {status}" + (f": {error}" if error else ""))
     out.flush()
-    status, error = _record(db, execution.execution_id, status, error, result)
-    notify.announce(task, execution.execution_id, status, error, execution.log_path, out)
+    recorded, status, error = _record(db, execution.execution_id, status, error, result)
+    if recorded:  # else `stop` or tick recorded first, and announces
+        notify.announce(
+            task,
+            execution.execution_id,
+            status,
+            error,
+            execution.log_path,
+            out,
+            exit_code=notify.exit_code_of(result),
+        )
     return 0 if status == "success" else 1
 
 
@@ -137,8 +199,11 @@ def _wait_for_device(lock: process.FileLock, wait: int, context: JobContext) -> 
     deadline = time.monotonic() + max(0, wait)
     said = False
     while True:
-        if lock.acquire():
-            return True
+        try:
+            if lock.acquire():
+                return True
+        except OSError as error:
+            raise ActionFailed(f"device lock {os_error_line(error)}") from None
         context.check()
         if time.monotonic() >= deadline:
             return False
@@ -158,17 +223,18 @@ def _record_job_pid(db: Database, execution_id: str, pid: int) -> None:
 
 def _record(
     db: Database, execution_id: str, status: str, error: str | None, result: Any
-) -> tuple[str, str | None]:
-    """Record the outcome; return the status and error that stand (`stop` or tick
-    may have recorded theirs first)."""
+) -> tuple[bool, str, str | None]:
+    """Record the outcome; return whether this call recorded it, and the status and error
+    that stand (`stop` or tick may have recorded theirs first)."""
 
-    def record() -> tuple[str, str | None]:
+    def record() -> tuple[bool, str, str | None]:
         with db.write():
             if not executions.finish(db, execution_id, status, utcnow(), error, result):
                 final = executions.get(db, execution_id)
                 if final is not None:
-                    return final.status, final.error_message
-        return status, error
+                    return False, final.status, final.error_message
+                return False, status, error
+        return True, status, error
 
     return _retrying(record, "record the outcome")
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from tapesched import process
 from tapesched.clock import utcnow
-from tapesched.errors import InvalidInput
+from tapesched.errors import InvalidInput, StorageUnavailable, os_error_line
 from tapesched.paths import StatePaths
 from tapesched.store import executions
 from tapesched.store import tasks as task_rows
@@ -39,6 +39,7 @@ from tapesched.store.tasks import TaskRecord
 
 if TYPE_CHECKING:
     from tapesched.decisions import Claim
+    from tapesched.notify import Ended
 
 DEFAULT_MAX_CONCURRENT = 4
 STOP_GRACE = 10.0
@@ -53,6 +54,7 @@ class TickReport:
     queued: list[str] = field(default_factory=list)
     relaunched: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    ended: list[Ended] = field(default_factory=list)  # outcomes this tick recorded: to announce
 
 
 def max_concurrent_runs(environ: dict[str, str] | None = None) -> int:
@@ -80,7 +82,11 @@ def tick(
     report = TickReport()
     paths.ensure()
     lock = process.FileLock(paths.tick_lock)
-    if not lock.acquire():
+    try:
+        held = lock.acquire()
+    except OSError as error:
+        raise StorageUnavailable(f"tick lock {os_error_line(error)}") from None
+    if not held:
         report.busy = True
         return report
     try:
@@ -96,6 +102,10 @@ def tick(
                 claim_and_launch(db, paths, now, cap, report, clock)
     finally:
         lock.release()
+        # Last, outside the lock and after every launch: pings and notify commands may be
+        # slow, and a tick that fails half-way still announces what it recorded.
+        for ended in report.ended:
+            ended.announce("recorded by tick")
     return report
 
 
@@ -146,11 +156,12 @@ def reconcile(
         if execution.host not in (None, host):
             continue  # another host's runner: only that host can see its lock
         name, timeout = facts.get(execution.task_id, (str(execution.task_id), None))
-        held = process.lock_is_held(paths.exec_lock(execution.execution_id))
+        held = _runner_holds_lock(paths, execution)
         judged = classify(execution, held, clock(), timeout)
         if judged.verdict is Verdict.RELAUNCH and not dry_run:
-            _launch(paths, execution.execution_id, Path(execution.log_path), report)
-            report.relaunched.append(execution.execution_id)
+            log_path = Path(execution.log_path or paths.output_log(name, execution.execution_id))
+            if _launch(db, paths, execution.execution_id, name, log_path, report, clock):
+                report.relaunched.append(execution.execution_id)
         elif judged.verdict is Verdict.LOST:
             # Its job, if any is left, runs unsupervised: end it before anything reuses the drive.
             if not dry_run and execution.job_pid and process.group_alive(execution.job_pid):
@@ -162,6 +173,18 @@ def reconcile(
                     process.terminate_group(execution.job_pid, STOP_GRACE)
                 if process.is_same_process(execution.pid, execution.process_start):
                     process.terminate_group(execution.pid, STOP_GRACE)
+
+
+def _runner_holds_lock(paths: StatePaths, execution: ExecutionRecord) -> bool:
+    """Whether the execution's runner holds its lock. A lock path that cannot be opened
+    (a folder in its place) is held by no runner that started after it went bad; one that
+    started before is known by its pid and start time."""
+    try:
+        return process.lock_is_held(paths.exec_lock(execution.execution_id))
+    except OSError:
+        return execution.pid is not None and process.is_same_process(
+            execution.pid, execution.process_start
+        )
 
 
 def _mark(
@@ -179,12 +202,17 @@ def _mark(
             f"task {name}: execution {execution.execution_id} would be marked {status}: {reason}"
         )
         return False
+    from tapesched.notify import Ended
+
     with db.write():
         recorded = executions.finish(db, execution.execution_id, status, now, reason)
+        task = task_rows.get(db, execution.task_id) if recorded else None
     if recorded:
         report.problems.append(
             f"task {name}: execution {execution.execution_id} {status}: {reason}"
         )
+    if task is not None:
+        report.ended.append(Ended(task, execution.execution_id, status, reason, execution.log_path))
     return recorded
 
 
@@ -225,7 +253,9 @@ def claim_and_launch(
                 return
     finally:
         for task_name, execution_id in claimed:
-            _launch(paths, execution_id, paths.output_log(task_name, execution_id), report)
+            log_path = paths.output_log(task_name, execution_id)
+            if not _launch(db, paths, execution_id, task_name, log_path, report, clock):
+                report.launched = [row for row in report.launched if row[1] != execution_id]
 
 
 def _due_batches(db: Database, now: datetime):  # noqa: ANN202 - a generator of TaskRecord
@@ -349,13 +379,35 @@ def simulate_claims(db: Database, now: datetime, cap: int, report: TickReport) -
             return
 
 
-def _launch(paths: StatePaths, execution_id: str, log_path: Path, report: TickReport) -> None:
-    from tapesched.runner import launch
+def _launch(
+    db: Database,
+    paths: StatePaths,
+    execution_id: str,
+    name: str,
+    log_path: Path,
+    report: TickReport,
+    clock: Callable[[], datetime],
+) -> bool:
+    """Start the runner of a claimed execution; return whether it started. If it cannot
+    (its lock or its log cannot be made), record the execution failed at once, so no
+    claimed execution is left without a runner, and report one problem line."""
+    from tapesched import runner
 
     try:
-        launch(paths, execution_id, log_path)
+        runner.launch(paths, execution_id, log_path)
+        return True
     except OSError as error:
-        report.problems.append(f"execution {execution_id}: could not start its runner: {error}")
+        problem = error
+    try:
+        message, ended = runner.fail_unstarted(db, execution_id, problem, clock())
+    except StorageUnavailable as unrecorded:  # a later tick relaunches it, or records it
+        message = f"could not start its runner: {os_error_line(problem)}"
+        message += f" (not recorded: {unrecorded.message})"
+        ended = None
+    report.problems.append(f"task {name}: execution {execution_id}: {message}")
+    if ended is not None:
+        report.ended.append(ended)
+    return False
 
 
 def _failpoint(name: str) -> None:

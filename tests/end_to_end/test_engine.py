@@ -437,6 +437,7 @@ def test_dry_run_changes_nothing(sh, home):
 
 
 def test_status_running_after_a_tick(sh):
+    assert sh("init").code == 0  # status reads a database; it never creates one
     assert sh("status", "--json").json()["running"] is False
     assert sh("tick").code == 0
     status = sh("status", "--json").json()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 
+import hostile_servers
 import pytest
 from helpers import wait_until
 
@@ -39,18 +42,22 @@ def server():
 def test_ping_start_then_success_with_output_tail(sh, server):
     url, hits = server
     sh("add", "pinged", "--every", "1d", "--command", "echo backup-done", "--ping-url", url)
-    assert sh("run", "pinged", "--wait").code == 0
+    result = sh("run", "pinged", "--wait")
+    assert result.code == 0
+    rid = result.out.strip()
     wait_until(lambda: len(hits) >= 2, 10)
-    assert [path for path, _ in hits] == ["/ping/abc/start", "/ping/abc"]
+    assert [path for path, _ in hits] == [f"/ping/abc/start?rid={rid}", f"/ping/abc?rid={rid}"]
     assert b"backup-done" in hits[1][1]
 
 
-def test_ping_start_then_fail(sh, server):
+def test_ping_start_then_fail_with_the_exit_status(sh, server):
     url, hits = server
     sh("add", "broken", "--every", "1d", "--command", "sh -c 'echo bad; exit 2'", "--ping-url", url)
-    assert sh("run", "broken", "--wait").code == 1
+    result = sh("run", "broken", "--wait")
+    assert result.code == 1
+    rid = result.out.strip()
     wait_until(lambda: len(hits) >= 2, 10)
-    assert [path for path, _ in hits] == ["/ping/abc/start", "/ping/abc/fail"]
+    assert [path for path, _ in hits] == [f"/ping/abc/start?rid={rid}", f"/ping/abc/2?rid={rid}"]
     assert b"bad" in hits[1][1]
 
 
@@ -120,3 +127,119 @@ def test_notify_on_failure_stays_quiet_on_success_unless_always(sh, tmp_path: Pa
 def test_bad_notification_options_refused(run_cli, option, value, words):
     result = run_cli("add", "x", "--daily", "02:00", "--command", "true", option, value)
     assert result.code == 2 and words in result.err
+
+
+# --------------------------------------------------------------------------- hostile endpoints
+
+
+def store_ping_url(home: Path, task: str, url: str) -> None:
+    """Store a ping URL as it may already be in a database (add/edit would refuse some)."""
+    connection = sqlite3.connect(home / "tapesched.db")
+    with connection:
+        connection.execute("UPDATE tasks SET ping_url = ? WHERE task_name = ?", (url, task))
+    connection.close()
+
+
+@contextlib.contextmanager
+def endpoint(kind: str):  # noqa: ANN201 - a ping URL that fails in the named way
+    """A URL whose ping fails: a raw server misbehaving, or a URL that cannot work."""
+    if kind in hostile_servers.BEHAVIOURS:
+        with hostile_servers.raw(kind) as server:
+            yield f"http://127.0.0.1:{server.port}/ping/uuid?create=1"
+        return
+    with hostile_servers.recording() as server:
+        port = server.url.split(":")[2].split("/")[0]
+        yield {
+            "tls_to_plain_http": f"https://127.0.0.1:{port}/ping/uuid",
+            "space_in_url": f"http://127.0.0.1:{port}/ping/a uuid",
+            "newline_in_url": f"http://127.0.0.1:{port}/ping/uuid\r\nX-Injected: 1",
+            "not_http": "file:///etc/passwd",
+        }[kind]
+        assert server.hits == []  # nothing reached it, not even a half-request
+
+
+# The in-process tests (tests/integration/test_pings.py) try every kind; here, through a real
+# runner, the ones that used to stop it, and the slow ones.
+KINDS = [
+    "garbage", "reset", "hang_up", "silent", "trickle", "redirect_loop", "redirect_to_file",
+    "tls_to_plain_http", "space_in_url", "newline_in_url", "not_http",
+]  # fmt: skip
+FAST = {"TAPESCHED_PING_TIMEOUT": "1"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_ping_that_cannot_be_sent_never_stops_the_job(sh, home, kind):
+    sh("add", "steady", "--every", "1d", "--command", "echo the-job-ran")
+    with endpoint(kind) as url:
+        store_ping_url(home, "steady", url)
+        result = sh("run", "steady", "--wait", env=FAST)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    [entry] = sh("logs", "steady", "--json").json()["logs"]
+    assert entry["status"] == "success"
+    output = sh("output", entry["execution_id"]).out
+    assert "the-job-ran" in output and "Traceback" not in output
+    notes = [line for line in output.splitlines() if line.startswith("tapesched: ping ")]
+    assert len(notes) == 2, output  # the start and the success ping, one line each
+    assert all(" failed: " in line for line in notes)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "silent"])
+def test_a_failing_job_with_a_broken_ping_still_reports_its_failure(sh, home, kind):
+    sh("add", "sinking", "--every", "1d", "--command", "sh -c 'echo sinking; exit 6'")
+    with endpoint(kind) as url:
+        store_ping_url(home, "sinking", url)
+        result = sh("run", "sinking", "--wait", env=FAST)
+    assert result.code == 1
+    assert result.err.startswith("tapesched: failed: command exited with 6\n")
+    [entry] = sh("logs", "sinking", "--json").json()["logs"]
+    assert entry["status"] == "failed" and entry["result"]["exit_code"] == 6
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["'unclosed", "/nonexistent/notifier", "nul\x00byte"],
+)
+def test_a_notify_command_that_fails_never_changes_the_outcome(sh, home, command):
+    sh("add", "noisy", "--every", "1d", "--command", "sh -c 'exit 3'")
+    connection = sqlite3.connect(home / "tapesched.db")
+    with connection:
+        connection.execute(
+            "UPDATE tasks SET notify_command = ? WHERE task_name = 'noisy'", (command,)
+        )
+    connection.close()
+    result = sh("run", "noisy", "--wait")
+    assert result.code == 1
+    assert result.err.startswith("tapesched: failed: command exited with 3\n")
+    [entry] = sh("logs", "noisy", "--json").json()["logs"]
+    assert entry["status"] == "failed"
+    output = sh("output", entry["execution_id"]).out
+    assert output.count("tapesched: notify command") == 1, output
+    assert "Traceback" not in output
+
+
+def test_pings_keep_the_query_and_carry_text_plain(sh):
+    with hostile_servers.recording("/ping/uuid?create=1") as server:
+        sh("add", "query", "--every", "1d", "--command", "echo tail-line", "--ping-url", server.url)
+        result = sh("run", "query", "--wait")
+        assert result.code == 0
+        rid = result.out.strip()
+        assert server.paths() == [
+            f"/ping/uuid/start?create=1&rid={rid}",
+            f"/ping/uuid?create=1&rid={rid}",
+        ]
+    start, end = server.hits
+    plain = "text/plain; charset=utf-8"
+    assert start.headers["Content-Type"] == end.headers["Content-Type"] == plain
+    assert b"tail-line" in end.body and start.body == b""
+
+
+def test_a_run_that_times_out_in_its_runner_pings_fail(sh):
+    with hostile_servers.recording() as server:
+        sh("add", "late", "--every", "1d", "--timeout", "1", "--command", "sleep 30")
+        store = sh("edit", "late", "--ping-url", server.url)
+        assert store.code == 0
+        result = sh("run", "late", "--wait")
+        assert result.code == 1
+        rid = result.out.strip()
+        assert server.paths() == [f"/ping/abc/start?rid={rid}", f"/ping/abc/fail?rid={rid}"]
