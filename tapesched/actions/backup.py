@@ -7,7 +7,13 @@ works on a copy, and the copy replaces the snapshot only once the archive is
 complete, so a failed or stopped run leaves the chain as it was.
 
 Sources are archived relative to / (`tar -C / data/x`): /data/x restores to
-TARGET/data/x.
+TARGET/data/x. Archives are written in GNU tar's POSIX (pax) format with sparse
+files, extended attributes, POSIX ACLs and SELinux labels and nanosecond times,
+as far as this host's tar supports them (the result's `kept` says which);
+chains begun in the older GNU format go on and restore.
+
+The snapshot, its working copy and tar's listing are private files (0600),
+whatever the umask.
 """
 
 from __future__ import annotations
@@ -16,12 +22,12 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from tapesched.actions import device_kind
 from tapesched.actions import tape as tapes
+from tapesched.actions.listing import parse_listing
 from tapesched.errors import ActionFailed, InvalidInput
 from tapesched.job import JobContext
 
@@ -84,6 +90,9 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     for path in sources:
         if os.path.islink(path):
             context.log(f"source {path} is a symbolic link: the link is archived, not its target")
+    if kind == "tape":
+        tapes.require(tapes.MT)
+    features = tapes.tar_features(context)
 
     chain = chain_id(sources, device)
     snapshot, state_file = snapshot_paths(context.paths.snapshots, chain)
@@ -97,8 +106,6 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     context.paths.snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
     work_snapshot = context.paths.snapshots / f".{chain}.{context.execution_id}.snar"
     index_file = context.paths.snapshots / f".{chain}.{context.execution_id}.index"
-    if ran_as == "incremental":
-        shutil.copy2(snapshot, work_snapshot)
     result: dict[str, Any] = {
         "level": level,
         "files": 0,
@@ -115,17 +122,28 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         "ran_as": ran_as,
         "compression": compress,
         "block_size": block_size,
+        "format": features.format,
+        "kept": features.kept(),
+        "not_kept": features.not_kept(),
         "source_paths": sources,
         "warnings": [],
     }
     context.log(
         f"{ran_as} backup (level {level}) of {', '.join(sources)} to {device}, chain {chain}"
     )
+    lacking = features.not_kept()
+    context.log(
+        f"{features.format} format; keeps {', '.join(features.kept()) or 'no extra metadata'}"
+        + (f"; this tar cannot keep {', '.join(lacking)}" if lacking else "")
+    )
     try:
+        # Private from the start: tar rewrites these files in place and keeps their mode.
+        tapes.private_file(work_snapshot, snapshot if ran_as == "incremental" else None)
+        tapes.private_file(index_file)
         members = member_names(sources)
         write = _to_drive if kind == "tape" else _to_directory
         write(context, device, members, work_snapshot, index_file, result, exclude)
-        listing = tapes.parse_listing(index_file.read_text(errors="surrogateescape"))
+        listing = parse_listing(index_file.read_text(errors="surrogateescape"))
         result.update(files=listing.files, bytes=listing.bytes, members=listing.members)
         # The archive is complete: only now does the chain move on.
         os.replace(work_snapshot, snapshot)
@@ -175,8 +193,9 @@ def _tar(
         result["compression"],
         exclude,
         str(index_file),
+        tapes.tar_features(context),
     )
-    code, _ = context.run(argv, env=tapes.tar_env())
+    code, _ = tapes.run_tool(context, argv)
     if code == TAR_CHANGED:
         warning = "tar: some files changed while they were being archived (tar exit 1)"
         context.log(f"warning: {warning}")
@@ -201,10 +220,10 @@ def _to_drive(
             f"device {device} is a rewinding tape device: each close rewinds the tape and the "
             "next archive would overwrite the first; use the non-rewinding node (/dev/nst0)"
         )
-    code, _ = context.run(tapes.eod_argv(device), env=tapes.tar_env())
+    code, _ = tapes.run_tool(context, tapes.eod_argv(device))
     if code != 0:
         raise ActionFailed(tapes.mt_failure("eod", device, code), result)
-    code, status = context.run(tapes.status_argv(device), env=tapes.tar_env(), capture=True)
+    code, status = tapes.run_tool(context, tapes.status_argv(device), capture=True)
     if code != 0:
         raise ActionFailed(tapes.mt_failure("status", device, code), result)
     file_number = tapes.parse_file_number(status)

@@ -118,7 +118,7 @@ def _device_check(context: JobContext, device: str, min_free_mb: int) -> dict[st
         # A job holds the drive; probing it now would disturb that job.
         return check(name, True, "in use by a running job; not probed")
     try:
-        code, output = context.run(tapes.status_argv(device), env=tapes.tar_env(), capture=True)
+        code, output = tapes.run_tool(context, tapes.status_argv(device), capture=True)
     except ActionFailed as error:
         return check(name, False, error.message)
     finally:

@@ -6,6 +6,13 @@ or before the point and each incremental after it up to the point, checks
 every archive first (SHA-256 on a virtual tape; a readable listing with the
 recorded member count on a drive), and only then extracts them in order with
 --listed-incremental=/dev/null, so deletions and renames are replayed.
+
+Nothing is written outside the target (extract_guard): every member of every
+archive is checked against the target and what the earlier members made of it
+before anything is extracted, and while each tar runs every symbolic link under
+the target is held aside, so no tar follows a link an earlier archive left.
+Modes, extended attributes, ACLs and SELinux labels are restored as archived
+(as far as this tar keeps them), whatever the umask.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from tapesched.actions import backup
+from tapesched.actions import extract_guard as guard
 from tapesched.actions import tape as tapes
+from tapesched.actions.listing import Entry, parse_entries, parse_listing, unsafe_member
 from tapesched.errors import ActionFailed, NotFound
 from tapesched.job import JobContext
 from tapesched.store import catalog
@@ -70,7 +79,7 @@ def wanted_members(paths: list[str]) -> list[str]:
     members = []
     for path in paths:
         member = os.path.normpath(path.lstrip("/")) if path.strip("/") else "."
-        if member == "." or ".." in path.split("/") or tapes.unsafe_member(member):
+        if member == "." or ".." in path.split("/") or unsafe_member(member):
             raise ValueError(f"paths: '{path}' is not a path inside the backup")
         members.append(member)
     return members
@@ -145,20 +154,27 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         f"restoring chain {chain} up to {plan[-1].execution_id} "
         f"({len(plan)} archive{'s' if len(plan) != 1 else ''}) into {target}"
     )
-    guard = (
+    lock = (
         tapes.hold_device(context, device, float(getattr(context.task, "device_wait", 60) or 0))
         if backend == "tape"
         else contextlib.nullcontext()
     )
     try:
-        with guard:
-            selections = _verify(context, plan, wanted, result)
+        if backend == "tape":
+            tapes.require(tapes.MT)
+        options = tapes.tar_features(context).extract_options(root=os.geteuid() == 0)
+        with lock:
+            listings = _verify(context, plan)
+            selections = _select(listings, wanted, result)
+            try:
+                guard.check_chain(
+                    [(_where(item), entries) for item, entries in zip(plan, listings, strict=True)],
+                    guard.on_disk(target),
+                )
+            except guard.Refused as refused:
+                raise ActionFailed(str(refused), result) from None
             target.mkdir(mode=0o700, parents=True, exist_ok=True)
-            for item, members in zip(plan, selections, strict=True):
-                if members is not None and not members:
-                    context.log(f"{_where(item)}: none of the paths in it, skipped")
-                    continue
-                _extract(context, item, target, members, result)
+            _extract_chain(context, plan, selections, target, options, result)
     except tapes.TapeError as error:
         error.result = result
         raise
@@ -186,35 +202,77 @@ def _where(item: Backup) -> str:
     return str(item.result.get("archive_path"))
 
 
-def _verify(
-    context: JobContext, plan: list[Backup], wanted: list[str] | None, result: dict[str, Any]
-) -> list[list[str] | None]:
-    """Check every archive before extracting any; return, per archive, the members to
-    extract (None: all of it)."""
-    selections: list[list[str] | None] = []
-    found: set[str] = set()
+def _verify(context: JobContext, plan: list[Backup]) -> list[list[Entry]]:
+    """Check every archive before extracting any (checksum, readable listing); return
+    each archive's members as tar lists them."""
+    listings = []
     for item in plan:
-        names = None
         if item.result.get("backend") == "tape":
-            names = _verify_tape(context, item)
+            listings.append(_verify_tape(context, item))
         else:
             _verify_file(context, item)
-            if wanted is not None:
-                names = _list(context, item, str(item.result["archive_path"]))
-        if wanted is None:
-            selections.append(None)
-            continue
-        chosen = select_members(names or [], wanted)
+            listings.append(_list(context, item, str(item.result["archive_path"])))
+    return listings
+
+
+def _select(
+    listings: list[list[Entry]], wanted: list[str] | None, result: dict[str, Any]
+) -> list[list[str] | None]:
+    """Per archive, the members to extract (None: all of it)."""
+    if wanted is None:
+        return [None] * len(listings)
+    selections: list[list[str] | None] = []
+    found: set[str] = set()
+    for entries in listings:
+        chosen = select_members([entry.path for entry in entries], wanted)
         found.update(chosen)
         selections.append(chosen)
-    if wanted is not None:
-        absent = [member for member in wanted if member not in found]
-        if absent:
-            raise ActionFailed(
-                "paths not in the backup up to this point: " + ", ".join("/" + m for m in absent),
-                result,
-            )
+    absent = [member for member in wanted if member not in found]
+    if absent:
+        raise ActionFailed(
+            "paths not in the backup up to this point: " + ", ".join("/" + m for m in absent),
+            result,
+        )
     return selections
+
+
+def _extract_chain(
+    context: JobContext,
+    plan: list[Backup],
+    selections: list[list[str] | None],
+    target: Path,
+    options: list[str],
+    result: dict[str, Any],
+) -> None:
+    """Extract the archives in order, each with every link under the target held aside,
+    then put the links back."""
+    shelter = guard.LinkShelter(target)
+    problems: list[str] = []
+    try:
+        for item, members in zip(plan, selections, strict=True):
+            if members is not None and not members:
+                context.log(f"{_where(item)}: none of the paths in it, skipped")
+                continue
+            try:
+                held = shelter.shelter()
+            except OSError as error:
+                raise ActionFailed(
+                    f"cannot hold the links under {target} aside before extracting "
+                    f"{_where(item)} ({error.strerror or error}); the target is incomplete",
+                    result,
+                ) from None
+            if held:
+                context.log(f"{held} symbolic links under {target} held aside while tar runs")
+            _extract(context, item, target, members, options, result)
+    finally:
+        problems = shelter.restore()
+        for problem in problems:
+            context.log(f"could not put a symbolic link back: {problem}")
+    if problems:
+        raise ActionFailed(
+            f"{len(problems)} symbolic links could not be put back (first: {problems[0]})",
+            result,
+        )
 
 
 def _verify_file(context: JobContext, item: Backup) -> None:
@@ -233,21 +291,18 @@ def _verify_file(context: JobContext, item: Backup) -> None:
     context.log(f"{archive}: checksum ok")
 
 
-def _verify_tape(context: JobContext, item: Backup) -> list[str]:
+def _verify_tape(context: JobContext, item: Backup) -> list[Entry]:
     """A drive gives no checksum: read the tape file through and check that it is a tar
     archive with the member count the backup recorded (the right tape is loaded)."""
-    names = _list(context, item, item.result["device"])
+    entries = _list(context, item, item.result["device"])
     recorded = item.result.get("members")
-    if recorded is not None and len(names) != recorded:
+    if recorded is not None and len(entries) != recorded:
         raise tapes.TapeError(
-            f"{_where(item)}: holds {len(names)} members, the backup recorded {recorded}; "
+            f"{_where(item)}: holds {len(entries)} members, the backup recorded {recorded}; "
             "is the right tape loaded? nothing was extracted"
         )
-    unsafe = [name for name in names if tapes.unsafe_member(name)]
-    if unsafe:
-        raise tapes.TapeError(f"{_where(item)}: unsafe member name {unsafe[0]!r}")
-    context.log(f"{_where(item)}: {len(names)} members, readable")
-    return names
+    context.log(f"{_where(item)}: {len(entries)} members, readable")
+    return entries
 
 
 def _position(context: JobContext, item: Backup) -> None:
@@ -255,17 +310,20 @@ def _position(context: JobContext, item: Backup) -> None:
     number = item.result.get("tape_file_number")
     if not isinstance(number, int):
         raise tapes.TapeError(f"backup {item.execution_id}: no tape file number recorded")
-    code, _ = context.run(tapes.asf_argv(device, number), env=tapes.tar_env())
+    code, _ = tapes.run_tool(context, tapes.asf_argv(device, number))
     if code != 0:
         raise tapes.TapeError(tapes.mt_failure(f"asf {number}", device, code))
 
 
 def _index_path(context: JobContext, item: Backup) -> Path:
+    """A private (0600) file for tar's listing of one archive."""
     context.paths.snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return context.paths.snapshots / f".restore.{context.execution_id}.{item.execution_id}.index"
+    path = context.paths.snapshots / f".restore.{context.execution_id}.{item.execution_id}.index"
+    tapes.private_file(path)
+    return path
 
 
-def _list(context: JobContext, item: Backup, archive: str) -> list[str]:
+def _list(context: JobContext, item: Backup, archive: str) -> list[Entry]:
     if item.result.get("backend") == "tape":
         _position(context, item)
     index_file = _index_path(context, item)
@@ -276,14 +334,14 @@ def _list(context: JobContext, item: Backup, archive: str) -> list[str]:
             bool(item.result.get("compression")),
             str(index_file),
         )
-        code, _ = context.run(argv, env=tapes.tar_env())
+        code, _ = tapes.run_tool(context, argv)
         if code != 0:
             raise tapes.TapeError(f"{_where(item)}: cannot be read (tar exit {code})")
         text = index_file.read_text(errors="surrogateescape")
     finally:
         with contextlib.suppress(FileNotFoundError):
             index_file.unlink()
-    return tapes.parse_listing(text, keep_names=True).names or []
+    return parse_entries(text)
 
 
 def _extract(
@@ -291,6 +349,7 @@ def _extract(
     item: Backup,
     target: Path,
     members: list[str] | None,
+    options: list[str],
     result: dict[str, Any],
 ) -> None:
     tape = item.result.get("backend") == "tape"
@@ -307,13 +366,14 @@ def _extract(
             bool(item.result.get("compression")),
             str(index_file),
             members,
+            options,
         )
-        code, _ = context.run(argv, env=tapes.tar_env())
+        code, _ = tapes.run_tool(context, argv)
         text = index_file.read_text(errors="surrogateescape") if index_file.exists() else ""
     finally:
         with contextlib.suppress(FileNotFoundError):
             index_file.unlink()
-    listing = tapes.parse_listing(text)
+    listing = parse_listing(text)
     result["files_extracted"] += listing.files
     result["members_extracted"] += listing.members
     if code != 0:

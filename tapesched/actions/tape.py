@@ -25,13 +25,14 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tapesched.errors import TapeError
+from tapesched.errors import ActionFailed, TapeError
 
 MT = "mt"
 TAR = "tar"
@@ -102,7 +103,120 @@ def is_rewinding(device: str) -> bool:
     return bool(_REWINDING_RE.match(os.path.basename(device)))
 
 
+# --------------------------------------------------------------------------- tools
+
+# The Debian/Ubuntu package that installs each program tapesched runs.
+PACKAGES = {MT: "mt-st", TAR: "tar", "mtx": "mtx"}
+
+
+def missing_tool(program: str) -> str:
+    """Given a program that cannot be found, return the operator's message (with the
+    package that installs it)."""
+    package = PACKAGES.get(os.path.basename(program))
+    hint = f" (install the {package} package)" if package else ""
+    return f"command not found: {program}{hint}"
+
+
+def require(program: str, env: dict[str, str] | None = None) -> str:
+    """Given a program name, return its path on the PATH tar and mt run with; raise
+    TapeError naming the package that installs it if it is not there."""
+    path = (env or tar_env()).get("PATH", os.defpath)
+    found = shutil.which(program, path=path)
+    if found is None:
+        raise TapeError(missing_tool(program))
+    return found
+
+
+def run_tool(context: Any, argv: list[str], *, capture: bool = False) -> tuple[int, str]:
+    """Run tar or mt through the job (JobContext.run) in the C locale; return (exit
+    code, captured output). A missing program fails with the package to install."""
+    env = tar_env()
+    require(argv[0], env)
+    try:
+        return context.run(argv, env=env, capture=capture)
+    except ActionFailed as error:
+        if error.message == f"command not found: {argv[0]}":  # gone since the check
+            raise TapeError(missing_tool(argv[0]), error.result) from None
+        raise
+
+
+def tar_env() -> dict[str, str]:
+    """The environment for tar and mt: the C locale, so their output parses the same
+    everywhere (mt's "File number=", tar's escapes)."""
+    return {**os.environ, "LC_ALL": "C", "LANG": "C"}
+
+
 # --------------------------------------------------------------------------- tar
+
+
+@dataclass(frozen=True)
+class TarFeatures:
+    """What this GNU tar can keep, from its --help: the POSIX (pax) format (nanosecond
+    times, any name length, and the only format that carries xattrs, ACLs and SELinux
+    labels), sparse files, extended attributes, POSIX ACLs, SELinux labels."""
+
+    posix: bool = False
+    sparse: bool = False
+    xattrs: bool = False
+    acls: bool = False
+    selinux: bool = False
+
+    @classmethod
+    def from_help(cls, text: str) -> TarFeatures:
+        def offers(option: str) -> bool:
+            return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text) is not None
+
+        posix = offers("--posix") or re.search(r"^\s+posix\b", text, re.MULTILINE) is not None
+        return cls(
+            posix=posix,
+            sparse=offers("--sparse"),
+            xattrs=posix and offers("--xattrs"),
+            acls=posix and offers("--acls"),
+            selinux=posix and offers("--selinux"),
+        )
+
+    @property
+    def format(self) -> str:
+        return "posix" if self.posix else "gnu"
+
+    def kept(self) -> list[str]:
+        """What a backup keeps beyond names, data, modes, owners and whole-second times."""
+        names = ("sparse", "xattrs", "acls", "selinux", "nanosecond_times")
+        have = (self.sparse, self.xattrs, self.acls, self.selinux, self.posix)
+        return [name for name, ok in zip(names, have, strict=True) if ok]
+
+    def not_kept(self) -> list[str]:
+        every = ["sparse", "xattrs", "acls", "selinux", "nanosecond_times"]
+        return [name for name in every if name not in self.kept()]
+
+    def create_options(self) -> list[str]:
+        options = [f"--format={self.format}"]
+        options += ["--sparse"] if self.sparse else []
+        return options + self._metadata_options()
+
+    def extract_options(self, root: bool) -> list[str]:
+        """Modes as archived whatever the umask; xattrs of every namespace for root (only
+        root may set trusted.* and security.*; others get tar's default, user.*)."""
+        options = ["--preserve-permissions", *self._metadata_options()]
+        if self.xattrs and root:
+            options.insert(2, "--xattrs-include=*")
+        return options
+
+    def _metadata_options(self) -> list[str]:
+        chosen = (("--xattrs", self.xattrs), ("--acls", self.acls), ("--selinux", self.selinux))
+        return [option for option, ok in chosen if ok]
+
+
+_FEATURES: dict[str, TarFeatures] = {}
+
+
+def tar_features(context: Any) -> TarFeatures:
+    """Ask this host's tar (once per process and tar binary) what it can keep."""
+    path = require(TAR)
+    if path not in _FEATURES:
+        code, text = run_tool(context, [TAR, "--help"], capture=True)
+        _FEATURES[path] = TarFeatures.from_help(text if code == 0 else "")
+    return _FEATURES[path]
 
 
 def tar_create_argv(
@@ -113,19 +227,21 @@ def tar_create_argv(
     compress: bool,
     exclude: list[str],
     index_file: str,
+    features: TarFeatures | None = None,
 ) -> list[str]:
     """Given what to archive, return the GNU tar argument list that writes it.
 
     Members are relative to / (so /data/x is stored as data/x and restores to
     TARGET/data/x); the snapshot drives --listed-incremental; the verbose
     listing (-vv) goes to index_file, from which the files and bytes are counted.
+    The format and what is kept come from `features` (none: the GNU format).
     """
     argv = [
         TAR,
         "--create",
         f"--file={archive}",
         f"--blocking-factor={block_size}",
-        "--format=gnu",
+        *(features or TarFeatures()).create_options(),
         f"--listed-incremental={snapshot}",
         "-vv",
         f"--index-file={index_file}",
@@ -141,17 +257,21 @@ def tar_create_argv(
 def tar_list_argv(archive: str, block_size: int, compress: bool, index_file: str) -> list[str]:
     """Given an archive, return the tar argument list that lists it into index_file.
 
+    C quoting: names and link targets in double quotes, so they parse whatever they
+    hold (listing.parse_entries); -P shows names and link targets as stored (a
+    leading '/' or '..' is not stripped), for the checks recovery makes.
     Without --listed-incremental: with it tar would also print the directory
-    records of an incremental archive, whose names are not escaped."""
+    records of an incremental archive, whose names are not quoted."""
     argv = [
         TAR,
         "--list",
         f"--file={archive}",
         f"--blocking-factor={block_size}",
         "--numeric-owner",
+        "--absolute-names",
         "-vv",
         f"--index-file={index_file}",
-        "--quoting-style=escape",
+        "--quoting-style=c",
     ]
     if compress:
         argv.append("--gzip")
@@ -165,12 +285,16 @@ def tar_extract_argv(
     compress: bool,
     index_file: str,
     members: list[str] | None = None,
+    options: list[str] | None = None,
 ) -> list[str]:
     """Given an archive and a target folder, return the tar argument list that extracts it.
 
     --listed-incremental=/dev/null replays the deletions and renames an
     incremental archive records. GNU tar refuses member names with '..' and
-    strips a leading '/', so nothing lands outside the target.
+    strips a leading '/'; links left by earlier archives are never followed
+    because recovery holds them aside while tar runs (extract_guard).
+    `options`: what to restore (TarFeatures.extract_options). The archive's
+    format (GNU or POSIX) is recognised by tar itself.
     """
     argv = [
         TAR,
@@ -179,6 +303,7 @@ def tar_extract_argv(
         f"--blocking-factor={block_size}",
         "--listed-incremental=/dev/null",
         f"--directory={target}",
+        *(options or []),
         "-vv",
         f"--index-file={index_file}",
         "--quoting-style=escape",
@@ -190,81 +315,16 @@ def tar_extract_argv(
     return argv
 
 
-def tar_env() -> dict[str, str]:
-    """The environment for tar and mt: the C locale, so their output parses the same
-    everywhere (mt's "File number=", tar's escapes)."""
-    return {**os.environ, "LC_ALL": "C", "LANG": "C"}
-
-
-_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, "?": 63}
-
-
-def unescape(text: str) -> str:
-    """Given a name as tar prints it with --quoting-style=escape, return the real name."""
-    if "\\" not in text:
-        return text
-    out = bytearray()
-    index = 0
-    raw = text.encode("utf-8", "surrogateescape")
-    while index < len(raw):
-        byte = raw[index]
-        if byte == 0x5C and index + 1 < len(raw):
-            following = raw[index + 1 : index + 4]
-            if re.fullmatch(rb"[0-7]{3}", following):
-                out.append(int(following, 8) & 0xFF)
-                index += 4
-                continue
-            letter = chr(raw[index + 1])
-            if letter in _ESCAPES:
-                out.append(_ESCAPES[letter])
-                index += 2
-                continue
-        out.append(byte)
-        index += 1
-    return os.fsdecode(bytes(out))
-
-
-@dataclass
-class Listing:
-    """What a tar -vv listing says: members, non-directory files and their bytes."""
-
-    members: int = 0
-    files: int = 0
-    bytes: int = 0
-    names: list[str] | None = None
-
-
-def parse_listing(text: str, keep_names: bool = False) -> Listing:
-    """Given tar's -vv listing (escape quoting), count its members, files and bytes.
-
-    A line is `perms owner size date time name[ -> target | link to target]`;
-    directories (type d) are members but not files. Bytes are the sizes of the
-    files' data, so they mean the same on a drive and on a virtual tape.
-    """
-    listing = Listing(names=[] if keep_names else None)
-    for line in text.splitlines():
-        fields = line.split(None, 5)
-        if len(fields) < 6 or len(fields[0]) < 10:
-            continue
-        listing.members += 1
-        kind = fields[0][0]
-        if kind != "d":
-            listing.files += 1
-            if fields[2].isdigit():
-                listing.bytes += int(fields[2])
-        if listing.names is not None:
-            name = fields[5]
-            if kind == "l" and " -> " in name:
-                name = name.split(" -> ", 1)[0]
-            elif kind == "h" and " link to " in name:
-                name = name.split(" link to ", 1)[0]
-            listing.names.append(unescape(name).rstrip("/"))
-    return listing
-
-
-def unsafe_member(name: str) -> bool:
-    """Given an archive member name, say whether extracting it could leave the target."""
-    return name.startswith("/") or ".." in name.split("/")
+def private_file(path: Path, copy_of: Path | None = None) -> None:
+    """Create `path` afresh with mode 0600 (whatever the umask), empty or holding a copy of
+    `copy_of`: snapshots and index files tar then writes into keep that mode."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as handle:
+        if copy_of is not None:
+            with open(copy_of, "rb") as source:
+                shutil.copyfileobj(source, handle)
 
 
 # --------------------------------------------------------------------------- virtual tape

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tapesched import tasks
+from tapesched.actions import backup as backup_action
 from tapesched.actions import validate_action
 from tapesched.errors import ActionFailed, Cancelled, TimedOut
 from tapesched.job import JobContext
@@ -250,3 +253,124 @@ class Harness:
     def set_meta(self, key: str, value: str) -> None:
         with self.db.write():
             set_meta(self.db, key, value)
+
+
+# --------------------------------------------------------------------------- crafted archives
+
+
+def craft_archive(
+    path: Path, members: list[tuple[str, str, Any]], fmt: int = tarfile.GNU_FORMAT
+) -> Path:
+    """Write a tar archive member by member, as an attacker would, with Python's tarfile
+    (nothing sanitised): (kind, name, payload), kind 'file' (payload: bytes), 'dir',
+    'symlink' or 'hardlink' (payload: the link target), 'dumpdir' (payload: GNU
+    incremental directory records, b"Yname\\0Dsub\\0Rold\\0Tnew\\0"), 'fifo'."""
+    with tarfile.open(path, "w", format=fmt) as archive:
+        for kind, name, payload in members:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1_700_000_000
+            info.mode = 0o755 if kind in ("dir", "dumpdir") else 0o644
+            data = None
+            if kind == "file":
+                data = payload if isinstance(payload, bytes) else str(payload).encode()
+            elif kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif kind == "dumpdir":
+                info.type, data = b"D", payload
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, payload
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, payload
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+            else:
+                raise ValueError(kind)
+            if data is not None:
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def plant_chain(harness: Harness, backup_task: str, archives: list[Path]) -> list[str]:
+    """As someone with write access to the tape and the database would: put archives on
+    the task's virtual tape as a full and its incrementals, with correct .sha256 sidecars
+    and successful execution rows of the task; return the execution ids."""
+    with harness.db.read():
+        task = task_rows.find(harness.db, backup_task)
+    config = dict(task.action_config)
+    device = Path(config["device"])
+    device.mkdir(mode=0o700, parents=True, exist_ok=True)
+    chain = backup_action.task_chain(config)
+    ids = []
+    for level, source in enumerate(archives):
+        number = max([0, *(n for n, _ in _vtape_numbers(device))]) + 1
+        final = device / f"{number:06d}.tar"
+        final.write_bytes(source.read_bytes())
+        digest = hashlib.sha256(final.read_bytes()).hexdigest()
+        (device / f"{final.name}.sha256").write_text(f"{digest}  {final.name}\n")
+        harness.clock += timedelta(seconds=1)
+        result = {
+            "level": level,
+            "ran_as": "full" if level == 0 else "incremental",
+            "chain_id": chain,
+            "device": str(device),
+            "backend": "virtual_tape",
+            "tape_file_number": number,
+            "archive_path": str(final),
+            "sha256": digest,
+            "compression": False,
+            "block_size": 20,
+            "source_paths": backup_action.normalize_sources(config["source_paths"]),
+        }
+        ids.append(
+            harness.insert_execution(
+                task_id=task.id,
+                trigger="manual",
+                created_at=harness.clock,
+                started_at=harness.clock,
+                completed_at=harness.clock,
+                status="success",
+                device=str(device),
+                result=result,
+            )
+        )
+    return ids
+
+
+def _vtape_numbers(device: Path) -> list[tuple[int, str]]:
+    found = []
+    for name in os.listdir(device):
+        head = name.split(".", 1)[0]
+        if head.isdigit():
+            found.append((int(head), name))
+    return found
+
+
+def file_state(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, tuple]:
+    """Everything about every path under root that a write could change (kind, mode,
+    owner, link count, mtime in ns, content hash or link target), links never followed;
+    `skip` subtrees are left out."""
+    state: dict[str, tuple] = {}
+    for folder, folders, files in os.walk(root):
+        folders[:] = [name for name in folders if Path(folder, name) not in skip]
+        for name in folders + files:
+            path = Path(folder, name)
+            if path in skip:
+                continue
+            info = path.lstat()
+            if path.is_symlink():
+                what: str = "link:" + os.readlink(path)
+            elif path.is_dir():
+                what = "dir"
+            elif path.is_file():
+                what = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                what = "other"
+            state[str(path.relative_to(root))] = (
+                what,
+                info.st_mode,
+                info.st_uid,
+                info.st_nlink,
+                info.st_mtime_ns,
+            )
+    return state

@@ -8,6 +8,7 @@ answers with the exit codes and output the test asks for.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import textwrap
@@ -99,14 +100,81 @@ def test_mt_failures_fail_the_backup_and_say_which(
     assert not list(harness.paths.snapshots.glob("*.snar"))  # the chain did not start
 
 
-def test_a_host_without_mt_fails_with_a_clear_message(
+def _path_with(tmp_path: Path, *programs: str) -> str:
+    """A PATH holding only these programs (links to the real ones)."""
+    folder = tmp_path / ("bin-" + "-".join(programs or ("none",)))
+    folder.mkdir(exist_ok=True)
+    for program in programs:
+        real = shutil.which(program)
+        assert real, f"{program} is needed for this test"
+        (folder / program).symlink_to(real)
+    return str(folder)
+
+
+MT_MISSING = "command not found: mt (install the mt-st package)"
+TAR_MISSING = "command not found: tar (install the tar package)"
+
+
+def test_a_host_without_mt_fails_the_backup_naming_the_package(
     harness: support.Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("PATH", _path_with(tmp_path, "tar"))
 
     run = harness.run("tape")
 
-    assert (run.status, run.error_message) == ("failed", "command not found: mt")
+    assert (run.status, run.error_message) == ("failed", MT_MISSING)
+    assert not list(harness.paths.snapshots.glob("*.snar"))
+
+
+@pytest.mark.parametrize("device", ["drive", "virtual tape"])
+def test_a_host_without_tar_fails_the_backup_naming_the_package(
+    harness: support.Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, device: str
+) -> None:
+    if device == "virtual tape":
+        config = {"source_paths": [str(tmp_path / "data")], "device": str(tmp_path / "vtape")}
+        harness.add("vtape", "backup", config)
+    monkeypatch.setenv("PATH", _path_with(tmp_path, "mt"))
+
+    run = harness.run("tape" if device == "drive" else "vtape")
+
+    assert (run.status, run.error_message) == ("failed", TAR_MISSING)
+    assert not (tmp_path / "vtape").exists()
+
+
+def test_recovery_without_mt_or_tar_fails_naming_the_package(
+    mt_log: Path, harness: support.Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert harness.run("tape").status == "success"
+    config = {"source_paths": [str(tmp_path / "data")], "device": str(tmp_path / "vtape")}
+    harness.add("vtape", "backup", config)
+    assert harness.run("vtape").status == "success"
+    harness.add("from-drive", "recovery", {"from_task": "tape", "target_path": str(tmp_path / "a")})
+    harness.add(
+        "from-vtape", "recovery", {"from_task": "vtape", "target_path": str(tmp_path / "b")}
+    )
+
+    monkeypatch.setenv("PATH", _path_with(tmp_path, "tar"))
+    from_drive = harness.run("from-drive")
+    monkeypatch.setenv("PATH", _path_with(tmp_path))
+    from_vtape = harness.run("from-vtape")
+
+    assert (from_drive.status, from_drive.error_message) == ("failed", MT_MISSING)
+    assert (from_vtape.status, from_vtape.error_message) == ("failed", TAR_MISSING)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert mt_log.read_text().splitlines() == [f"-f {DRIVE} eod", f"-f {DRIVE} status"]
+
+
+def test_health_check_without_mt_names_the_package(
+    harness: support.Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    harness.add("health", "health_check", {"devices": [DRIVE]})
+    monkeypatch.setenv("PATH", _path_with(tmp_path, "tar"))
+
+    run = harness.run("health")
+
+    check = next(c for c in run.result["checks"] if c["name"] == f"device {DRIVE}")
+    assert check == {"name": f"device {DRIVE}", "ok": False, "detail": MT_MISSING}
+    assert run.status == "failed"
 
 
 def test_recovery_positions_the_drive_and_checks_each_tape_file_before_extracting(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
+from tapesched.actions import listing
 from tapesched.actions import tape as module
 
 
@@ -152,7 +156,7 @@ def test_is_rewinding(device: str, rewinding: bool) -> None:
     ],
 )
 def test_unescape_reverses_tar_escape_quoting(printed: str, name: str) -> None:
-    assert module.unescape(printed) == name
+    assert listing.unescape(printed) == name
 
 
 def test_parse_listing_counts_members_files_and_bytes() -> None:
@@ -169,9 +173,9 @@ def test_parse_listing_counts_members_files_and_bytes() -> None:
             "",
         ]
     )
-    listing = module.parse_listing(text, keep_names=True)
-    assert (listing.members, listing.files, listing.bytes) == (8, 6, 1024)
-    assert listing.names == [
+    parsed = listing.parse_listing(text, keep_names=True)
+    assert (parsed.members, parsed.files, parsed.bytes) == (8, 6, 1024)
+    assert parsed.names == [
         "data",
         "data/sub dir",
         "data/a file",
@@ -194,7 +198,7 @@ def test_parse_listing_counts_members_files_and_bytes() -> None:
     ],
 )
 def test_unsafe_member(name: str, unsafe: bool) -> None:
-    assert module.unsafe_member(name) is unsafe
+    assert listing.unsafe_member(name) is unsafe
 
 
 @pytest.mark.parametrize(
@@ -208,3 +212,157 @@ def test_unsafe_member(name: str, unsafe: bool) -> None:
 def test_archive_names(number: int, compress: bool, final: str, partial: str) -> None:
     assert module.archive_name(number, compress) == final
     assert module.partial_name(number, compress) == partial
+
+
+# --------------------------------------------------------------------------- issue 9
+
+GNU_TAR_HELP = """\
+  -S, --sparse               handle sparse files efficiently
+      --sparse-version=MAJOR[.MINOR]
+      --acls                 Enable the POSIX ACLs support
+      --no-acls              Disable the POSIX ACLs support
+      --selinux              Enable the SELinux context support
+      --xattrs               Enable extended attributes support
+      --xattrs-include=MASK  specify the include pattern for xattr keys
+  -H, --format=FORMAT        create archive of the given format
+    gnu                      GNU tar 1.13.x format
+    posix                    same as pax
+      --posix                same as --format=posix
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "create"),
+    [
+        (
+            GNU_TAR_HELP,
+            ["sparse", "xattrs", "acls", "selinux", "nanosecond_times"],
+            ["--format=posix", "--sparse", "--xattrs", "--acls", "--selinux"],
+        ),
+        # A tar built without ACL and SELinux support.
+        (
+            GNU_TAR_HELP.replace("--acls ", "").replace("--selinux ", ""),
+            ["sparse", "xattrs", "nanosecond_times"],
+            ["--format=posix", "--sparse", "--xattrs"],
+        ),
+        # No POSIX format: xattrs cannot be carried even if the option exists.
+        (
+            "  --sparse   x\n  --xattrs  y\n  --format=FORMAT\n    gnu   GNU\n",
+            ["sparse"],
+            ["--format=gnu", "--sparse"],
+        ),
+        # Only options that merely begin like the real ones.
+        ("  --sparse-version=N\n  --no-xattrs\n  --xattrs-include=M\n", [], ["--format=gnu"]),
+        ("", [], ["--format=gnu"]),
+    ],
+)
+def test_tar_features_come_from_its_help(text: str, kept: list[str], create: list[str]) -> None:
+    features = module.TarFeatures.from_help(text)
+    assert features.kept() == kept
+    assert features.create_options() == create
+    assert sorted(features.kept() + features.not_kept()) == sorted(
+        ["sparse", "xattrs", "acls", "selinux", "nanosecond_times"]
+    )
+
+
+def test_extract_options_keep_modes_and_every_xattr_namespace_only_for_root() -> None:
+    features = module.TarFeatures.from_help(GNU_TAR_HELP)
+    assert features.extract_options(root=True) == [
+        "--preserve-permissions",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--acls",
+        "--selinux",
+    ]
+    assert features.extract_options(root=False) == [
+        "--preserve-permissions",
+        "--xattrs",
+        "--acls",
+        "--selinux",
+    ]
+    assert module.TarFeatures().extract_options(root=True) == ["--preserve-permissions"]
+
+
+def test_tar_argv_carry_the_features() -> None:
+    features = module.TarFeatures.from_help(GNU_TAR_HELP)
+    create = module.tar_create_argv("/a", ["d"], "/s", 20, False, [], "/i", features)
+    assert create[4:9] == ["--format=posix", "--sparse", "--xattrs", "--acls", "--selinux"]
+    extract = module.tar_extract_argv("/a", "/t", 20, False, "/i", ["d"], ["--xattrs"])
+    assert extract.index("--xattrs") < extract.index("--") < extract.index("d")
+    listing = module.tar_list_argv("/a", 20, False, "/i")
+    assert "--quoting-style=c" in listing and "--absolute-names" in listing
+
+
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [
+        ("mt", "command not found: mt (install the mt-st package)"),
+        ("tar", "command not found: tar (install the tar package)"),
+        ("mtx", "command not found: mtx (install the mtx package)"),
+        ("frobnicate", "command not found: frobnicate"),
+    ],
+)
+def test_a_missing_tool_names_its_package(program: str, message: str) -> None:
+    assert module.missing_tool(program) == message
+
+
+def test_require_looks_on_the_path_tar_and_mt_run_with(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(module.TapeError, match=r"^command not found: mt \(install the mt-st"):
+        module.require("mt", {"PATH": str(tmp_path)})
+    tool = tmp_path / "mt"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert module.require("mt", {"PATH": str(tmp_path)}) == str(tool)
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_private_file_is_0600_whatever_the_umask(tmp_path, umask: int) -> None:  # noqa: ANN001
+    source = tmp_path / "source"
+    source.write_bytes(b"snapshot bytes")
+    source.chmod(0o644)
+    old = os.umask(umask)
+    try:
+        module.private_file(tmp_path / "copy", source)
+        module.private_file(tmp_path / "empty")
+        (tmp_path / "stale").write_text("left by a killed run")
+        module.private_file(tmp_path / "stale")
+    finally:
+        os.umask(old)
+    for name in ("copy", "empty", "stale"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    assert (tmp_path / "copy").read_bytes() == b"snapshot bytes"
+    assert (tmp_path / "empty").read_bytes() == (tmp_path / "stale").read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("line", "entry"),
+    [
+        (
+            'drwxr-xr-x 0/0               0 2026-11-29 04:42 "data/"',
+            listing.Entry("d", "data/"),
+        ),
+        (
+            'lrwxrwxrwx 0/0 0 2026-11-29 04:42 "we\\"ird -> x\\n" -> "a -> b"',
+            listing.Entry("l", 'we"ird -> x\n', "a -> b"),
+        ),
+        (
+            'hrw-r--r-- 0/0 0 2026-11-29 04:42 "h link to x" link to "/etc/sha\\\\dow"',
+            listing.Entry("h", "h link to x", "/etc/sha\\dow"),
+        ),
+        (
+            '-rw-r--r-- 0/0 0 36812-02-20 00:36  "gr\\303\\274\\303\\237e\\377\\001"',
+            listing.Entry("-", "grüße\udcff\x01"),
+        ),
+        (
+            'Vrw-r--r-- 0/0 0 1970-01-01 00:00 "label"--Volume Header--',
+            listing.Entry("V", "label"),
+        ),
+        (
+            "?rw-r--r-- 0/0 0 1970-01-01 00:00 \"unk\" unknown file type 'Z'",
+            listing.Entry("?", "unk"),
+        ),
+        ('crw-r--r-- 0/0 8,1 1970-01-01 00:00 "dev"', listing.Entry("c", "dev")),
+    ],
+)
+def test_parse_entries_reads_c_quoted_listings(line: str, entry: listing.Entry) -> None:
+    assert listing.parse_entries(line + "\n" + "garbage without quotes\n") == [entry]
