@@ -3,16 +3,17 @@
 Pure: no I/O, never reads the clock; `after`/`now` are always passed in. Schedules are
 validated by tapesched.schedule_config, and re-validated here on use.
 
-Wall-clock schedules (once, daily, weekly, monthly, yearly, cron with fixed
-hours) are evaluated in the schedule's zone with cron(8)'s DST rule: a local
+Wall-clock schedules (once, daily, weekly, monthly, yearly, and cron's fixed-time
+jobs) are evaluated in the schedule's zone with cron(8)'s DST rule: a local
 time inside a spring-forward gap runs at the end of the gap, a local time that
-happens twice runs once, at its first occurrence. Schedules that repeat within
-the hour (interval, cron with `*` or a step in the hour field) follow elapsed
-time instead: they run at both occurrences of a repeated wall time and not at
-all inside a gap.
+happens twice runs once, at its first occurrence. Intervals and cron's wildcard
+jobs (minute or hour field starting with `*`, as Debian's cron decides) follow
+elapsed time instead: they run at both occurrences of a repeated wall time and
+not at all inside a gap. Cron's day fields are ORed only when neither starts
+with `*` (tapesched.schedule_config.parse_cron reads expressions as Debian does).
 
 croniter is imported lazily, inside the functions that need it, so that
-`tapesched --help` stays fast.
+`tapesched --help` and `tick` stay fast; it only walks the calendar (see _cron_walls).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from zoneinfo import ZoneInfo
 from tapesched.errors import InvalidInput
 from tapesched.schedule_config import (
     CONFIG,
+    CRON_MACROS,
     DAY_NAMES,
     UNITS,
+    CronSpec,
     Schedule,
     is_int,
+    parse_cron,
     parse_datetime,
     parse_time,
     short_time,
@@ -43,6 +47,10 @@ NOTE_DST_GAP = "dst_gap"
 NOTE_DST_REPEAT = "dst_repeat"
 
 _UTC = UTC
+# Instants the engine computes with: datetime's range less a day at each end, so that any
+# zone's local time of them exists too. Later runs are "no next run".
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- compiled form
@@ -60,7 +68,8 @@ class _Plan:
     month: int = 0
     day: int = 0
     cron: str = ""
-    cron_elapsed: bool = False
+    cron_spec: CronSpec | None = None
+    cron_form: tuple[str, bool] = ("", True)  # what croniter reads, and its day_or
     step: timedelta | None = None
     instant: datetime | None = None  # once: naive local, or aware when an offset was given
     start: datetime | None = None  # interval anchor, same forms as instant
@@ -70,7 +79,7 @@ def _plan(schedule: Schedule) -> _Plan:
     """Given a Schedule (normalized or not), return its plan; raise InvalidInput if invalid."""
     try:
         key = json.dumps(schedule.config, sort_keys=True)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise InvalidInput(f"{CONFIG}: {show(schedule.config)} is not JSON-serialisable") from None
     return _plan_cached(schedule.type, key, schedule.zone)
 
@@ -98,11 +107,24 @@ def _plan_cached(schedule_type: str, config_json: str, zone: str) -> _Plan:
         changes["month"] = config["month"]
         changes["day"] = config["day"]
     elif normal.type == "cron":
-        hour_field = config["cron"].split()[1]
-        changes["cron"] = config["cron"]
-        # SPEC 3: `*` or a step in the hour field is "repeats within the hour" (elapsed time).
-        changes["cron_elapsed"] = hour_field == "*" or "/" in hour_field
+        spec = parse_cron(config["cron"], f"{CONFIG}.cron")[1]
+        changes.update(cron=config["cron"], cron_spec=spec, cron_form=_croniter_form(spec))
     return _Plan(type=normal.type, zone=ZoneInfo(zone), **changes)
+
+
+def _croniter_form(spec: CronSpec) -> tuple[str, bool]:
+    """Given a CronSpec, return the expression and day_or with which croniter matches the same
+    calendar: every field spelled out, so croniter's own syntax never decides anything."""
+
+    def listed(values: frozenset[int], size: int) -> str:
+        return "*" if len(values) == size else ",".join(map(str, sorted(values)))
+
+    days, weekdays = listed(spec.days, 31), listed(spec.weekdays, 7)
+    day_or = spec.day_or and "*" not in (days, weekdays)
+    if spec.day_or and not day_or:
+        days = weekdays = "*"  # ORed with a whole field: any day
+    fields = (listed(spec.minutes, 60), listed(spec.hours, 24), days, listed(spec.months, 12))
+    return " ".join((*fields, weekdays)), day_or
 
 
 # --------------------------------------------------------------------------- DST mapping
@@ -180,6 +202,8 @@ def _days_from(start: date) -> Iterator[date]:
     day = start
     while True:
         yield day
+        if day == date.max:
+            return
         day += timedelta(days=1)
 
 
@@ -202,31 +226,36 @@ def _wall_candidates(plan: _Plan, start: date) -> Iterator[datetime]:
                 yield datetime.combine(day, at)
     elif plan.type == "monthly":
         year, month = start.year, start.month
-        while True:
+        while year <= 9999:
             yield datetime.combine(_clamped(year, month, plan.day_of_month), at)
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     elif plan.type == "yearly":
         year = start.year
-        while True:
+        while year <= 9999:
             yield datetime.combine(_clamped(year, plan.month, plan.day), at)
             year += 1
 
 
-def _cron_walls(expression: str, start: datetime) -> Iterator[datetime]:
-    """Given a cron expression and a naive wall time, yield the matching naive wall times
-    strictly after it, by pure calendar arithmetic."""
+def _cron_walls(plan: _Plan, start: datetime) -> Iterator[datetime]:
+    """Given a cron plan and a naive wall time, yield the matching naive wall times strictly
+    after it, by pure calendar arithmetic, up to the end of year 9999."""
     from croniter import croniter  # lazy: see module docstring
 
+    expression, day_or = plan.cron_form
     # Wall times dressed as UTC: croniter then does calendar arithmetic with no DST at all,
     # which sidesteps its DST bugs (fixed-time jobs firing twice on fall-back days).
-    iterator = croniter(expression, start.replace(tzinfo=_UTC, microsecond=0))
+    iterator = croniter(expression, start.replace(tzinfo=_UTC, microsecond=0), day_or=day_or)
     while True:
-        yield iterator.get_next(datetime).replace(tzinfo=None)
+        try:
+            wall = iterator.get_next(datetime)
+        except (OverflowError, ValueError):  # past 9999 (croniter's BadDateError is one too)
+            return
+        yield wall.replace(tzinfo=None)
 
 
 def _first_fixed(
     walls: Iterator[datetime], plan: _Plan, after: datetime
-) -> tuple[datetime, str | None]:
+) -> tuple[datetime, str | None] | None:
     """Given increasing wall times, return the first run strictly after `after`."""
     # _resolve is non-decreasing in the wall time, so the first instant past `after` is the
     # answer; two walls that land on one instant (gap) are yielded once because the next call's
@@ -235,30 +264,33 @@ def _first_fixed(
         instant, note = _resolve(wall, plan.zone)
         if instant > after:
             return instant, note
-    raise AssertionError("candidate generators are infinite")  # pragma: no cover
+    return None  # the calendar ended first
 
 
-def _first_elapsed_cron(plan: _Plan, after: datetime) -> tuple[datetime, str | None]:
-    """Given a cron plan that repeats within the hour, return its first run strictly after
-    `after`, in elapsed time: both occurrences of a repeated wall time, none in a gap."""
+def _first_elapsed_cron(plan: _Plan, after: datetime) -> tuple[datetime, str | None] | None:
+    """Given a wildcard cron plan, return its first run strictly after `after`, in elapsed
+    time: both occurrences of a repeated wall time, none in a gap."""
     zone = plan.zone
     local = after.astimezone(zone)
     # A fall-back within the next day makes earlier wall times recur after `after`: look back
     # by the size of the fold so their second occurrences are considered.
-    later_offset = (after + timedelta(days=1)).astimezone(zone).utcoffset()
+    later = min(after, _LATEST - timedelta(days=1)) + timedelta(days=1)  # in range
+    later_offset = later.astimezone(zone).utcoffset()
     lookback = max(timedelta(0), local.utcoffset() - later_offset)
     start = local.replace(tzinfo=None) - lookback - timedelta(seconds=1)
     best: datetime | None = None
-    for wall in _cron_walls(plan.cron, start):
-        # Every instant of this or a later wall is >= its cron(8) instant: stop once past best.
-        lower, _ = _resolve(wall, zone)
+    for wall in _cron_walls(plan, start):
+        try:
+            # Every instant of this or a later wall is >= its cron(8) instant: stop past best.
+            lower, _ = _resolve(wall, zone)
+        except OverflowError:  # this wall and all later ones are past 9999 in UTC
+            break
         if best is not None and lower >= best:
             break
         for instant in _instants(wall, zone):
             if instant > after and (best is None or instant < best):
                 best = instant
-    assert best is not None
-    return best, _note_at(best, zone)
+    return (best, _note_at(best, zone)) if best is not None else None
 
 
 def _first_interval(
@@ -291,8 +323,19 @@ def _first_interval(
 
 
 def _require_aware(value: datetime | None, name: str) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+    if value is None:
+        return
+    if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{name}: {value.isoformat()} has no zone; expected an aware datetime")
+    try:
+        early = value.astimezone(_UTC) < _EARLIEST
+    except OverflowError:  # before year 1 in UTC (or after 9999)
+        early = value.utcoffset() > timedelta(0)
+    if early:
+        raise InvalidInput(
+            f"{name}: {value.isoformat()} is out of range; expected an instant from "
+            "0001-01-02 00:00 UTC on"
+        )
 
 
 def next_run_noted(
@@ -308,26 +351,26 @@ def next_run_noted(
     _require_aware(last_scheduled, "last_scheduled")
     _require_aware(created_at, "created_at")
     plan = _plan(schedule)
-    after_utc = after.astimezone(_UTC)
     try:
+        after_utc = after.astimezone(_UTC)
         if plan.type == "once":
             assert plan.instant is not None
             instant, note = _to_instant(plan.instant, plan.zone)
             return (instant, note) if instant > after_utc else None
         if plan.type == "interval":
             return _first_interval(plan, after_utc, last_scheduled, created_at)
-        if plan.type == "cron" and plan.cron_elapsed:
+        if plan.type == "cron" and plan.cron_spec is not None and plan.cron_spec.wildcard:
             return _first_elapsed_cron(plan, after_utc)
         # Walls before after's local wall time map to instants <= after (see _first_fixed),
         # so starting at its local date is enough.
         start = _local_wall(after_utc, plan.zone)
         if plan.type == "cron":
-            walls = _cron_walls(plan.cron, start - timedelta(seconds=1))
+            walls = _cron_walls(plan, start - timedelta(seconds=1))
         else:
             walls = _wall_candidates(plan, start.date())
         return _first_fixed(walls, plan, after_utc)
-    except OverflowError:
-        return None  # past year 9999: no run can be represented
+    except (OverflowError, ValueError):
+        return None  # past year 9999 (in UTC or in the zone): no run can be represented
 
 
 def next_run(
@@ -391,14 +434,18 @@ def period(schedule: Schedule) -> timedelta | None:
     if plan.type == "yearly":
         return timedelta(days=366)
     # cron: a fixed reference keeps the answer independent of the clock (Monday 2001-01-01).
-    walls = _cron_walls(plan.cron, datetime(2001, 1, 1))
+    walls = _cron_walls(plan, datetime(2001, 1, 1))
     first = next(walls)
     return next(walls) - first
 
 
 def describe(schedule: Schedule) -> str:
-    """Given a schedule, return it in words for people, e.g. "daily at 02:00"."""
-    plan = _plan(schedule)
+    """Given a schedule, return it in words for people, e.g. "daily at 02:00"; a stored one
+    that no longer validates (say, cron syntax Debian's cron refuses) says so instead."""
+    try:
+        plan = _plan(schedule)
+    except InvalidInput as error:  # `list` and `show` must still show the task
+        return f"{show(schedule.type)} {show(schedule.config)}, not valid: {error.message}"
     config = _plan_config(schedule)
     at = f" at {short_time(plan.at)}" if plan.at is not None else ""
     if plan.type == "once":
@@ -416,7 +463,8 @@ def describe(schedule: Schedule) -> str:
         return f"monthly on day {plan.day_of_month}{at}{note}"
     if plan.type == "yearly":
         return f"yearly on {plan.month:02d}-{plan.day:02d}{at}"
-    return f"cron '{plan.cron}'"
+    expanded = f" ({CRON_MACROS[plan.cron]})" if plan.cron in CRON_MACROS else ""
+    return f"cron '{plan.cron}'{expanded}"
 
 
 def _plan_config(schedule: Schedule) -> dict:

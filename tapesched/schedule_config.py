@@ -2,11 +2,11 @@
 
 A schedule is a type, a JSON config and an IANA zone; validate() checks all three and returns
 them normalized as a Schedule. The value parsers and formatters here are shared with
-tapesched.schedule (the computation of next runs) and tapesched.schedule_shorthands (the
+tapesched.schedule (the computation of next runs) and tapesched.cli.shorthands (the
 command-line options). Pure: no I/O, never reads the clock.
 
-croniter is imported lazily, inside the function that needs it, so that `tapesched --help`
-stays fast.
+Cron expressions are parsed here by Debian cron's grammar (parse_cron), without croniter:
+validation never imports it, so `tapesched --help` and `tick` stay fast.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import calendar
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tapesched.errors import InvalidInput
@@ -33,14 +33,9 @@ _ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
     "yearly": ("month", "day", "time"),
     "cron": ("cron",),
 }
-_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
-    "once": ("datetime",),
-    "interval": ("interval", "unit"),
-    "daily": ("time",),
-    "weekly": ("day_of_week", "time"),
-    "monthly": ("day_of_month", "time"),
-    "yearly": ("month", "day", "time"),
-    "cron": ("cron",),
+# All accepted keys are required, but an interval's start.
+_REQUIRED_KEYS = {
+    kind: tuple(k for k in keys if k != "start") for kind, keys in _ACCEPTED_KEYS.items()
 }
 
 UNITS: dict[str, timedelta] = {
@@ -51,23 +46,15 @@ UNITS: dict[str, timedelta] = {
 _UNIT_ALIASES = {"minute": "minutes", "hour": "hours", "day": "days"}
 # Longer intervals are surely typos, and they would overflow datetime arithmetic.
 _MAX_INTERVAL = timedelta(days=3660)
+# The most of each unit an interval may count (as integers: a huge count never reaches a
+# timedelta, which would overflow).
+INTERVAL_LIMITS = {unit: _MAX_INTERVAL // step for unit, step in UNITS.items()}
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = (
-    "",
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+    "", "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
 
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII)
 _DATETIME_RE = re.compile(
@@ -77,6 +64,14 @@ _DATETIME_RE = re.compile(
 )
 
 _SHOW_LIMIT = 80
+# The engine's calendar: datetime holds years 1-9999; a day's margin keeps every local time
+# inside it once moved to UTC, whatever the zone's offset (all are below 24 h).
+_FIRST_DAY = datetime(1, 1, 2)
+_LAST_DAY = datetime(9999, 12, 30, 23, 59, 59)
+_RANGE_FORM = "a date from 0001-01-02 to 9999-12-30"
+# Objects and arrays in a JSON config: deeper is surely not a config, and it would reach the
+# recursion limits of the code that reads it back (tapesched.spec refuses it at every door).
+MAX_JSON_DEPTH = 32
 
 _TIME_FORM = "HH:MM or HH:MM:SS (00:00-23:59)"
 _DATETIME_FORM = "YYYY-MM-DD HH:MM[:SS], optionally with T and a UTC offset such as +01:00"
@@ -97,13 +92,16 @@ class Schedule:
 
 def show(value: object) -> str:
     """Given a bad value, return it quoted for a one-line message, cut short if long."""
-    if isinstance(value, str):
-        shown = repr(value)
-    else:
+    try:
+        shown = repr(value) if isinstance(value, str) else json.dumps(value)
+    except (TypeError, ValueError, RecursionError):  # not JSON, too deep, or a huge number
         try:
-            shown = json.dumps(value)
-        except (TypeError, ValueError):
             shown = repr(value)
+        except (ValueError, RecursionError):
+            if is_int(value):
+                shown = f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+            else:
+                shown = "a value too deep to show"
     # A pasted file as a config must not flood the terminal; the start identifies it.
     return shown if len(shown) <= _SHOW_LIMIT else shown[: _SHOW_LIMIT - 3] + "..."
 
@@ -152,9 +150,14 @@ def parse_datetime(value: object, field: str) -> datetime:
             if offset_text:
                 offset = _parse_offset(offset_text)
                 parsed = parsed.replace(tzinfo=timezone(offset))
-            return parsed
         except ValueError:
             pass
+        else:
+            if not _FIRST_DAY <= parsed.replace(tzinfo=None) <= _LAST_DAY:
+                raise InvalidInput(
+                    f"{field}: {show(value)} is out of range; expected {_RANGE_FORM}"
+                )
+            return parsed
     raise InvalidInput(f"{field}: {show(value)} is not a date and time; expected {_DATETIME_FORM}")
 
 
@@ -172,9 +175,8 @@ def _parse_offset(text: str) -> timedelta:
 def format_datetime(value: datetime) -> str:
     """Given a parsed datetime, return its normal form: local as "YYYY-MM-DD HH:MM:SS",
     with an offset as ISO 8601 "YYYY-MM-DDTHH:MM:SS+HH:MM"."""
-    if value.tzinfo is None:
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return value.isoformat()
+    # isoformat, not strftime: strftime("%Y") drops the zeros of years before 1000 on glibc.
+    return value.isoformat(sep=" " if value.tzinfo is None else "T", timespec="seconds")
 
 
 def _parse_interval(value: object, field: str) -> int:
@@ -183,6 +185,11 @@ def _parse_interval(value: object, field: str) -> int:
             f"{field}: {show(value)} is not an interval; expected a whole number >= 1"
         )
     return value
+
+
+def interval_limit_words() -> str:
+    """The longest interval, in words for messages."""
+    return "3660 days ({minutes} minutes, {hours} hours)".format(**INTERVAL_LIMITS)
 
 
 def _parse_unit(value: object, field: str) -> str:
@@ -216,31 +223,137 @@ def check_month_day(month: int, day: int, field: str, shown: str) -> None:
         )
 
 
-def check_cron(value: object, field: str) -> str:
-    """Given a cron expression, return it with single spaces; raise InvalidInput if it is not
-    five fields croniter accepts or it never fires."""
-    from croniter import croniter  # lazy: croniter is slow to import and --help must not need it
+# --------------------------------------------------------------------------- cron expressions
 
-    fields = value.split() if isinstance(value, str) else []
-    form = "5 fields 'minute hour day-of-month month day-of-week', e.g. '0 2 * * *'"
+# Debian cron's macros and the fields each stands for (its entry.c sets the same bits and
+# flags), stored as given: the operator sees what they wrote, and the meaning is cron's.
+CRON_MACROS = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}  # fmt: skip
+_MONTH_WORDS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAY_WORDS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# Per field: its name, its lowest and highest value, and the names cron takes for them.
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTH_WORDS), ("day of week", 0, 7, _WEEKDAY_WORDS),
+)  # fmt: skip
+# One item of a list, as Debian's get_range reads it: *, */step, N, N-M or N-M/step.
+_CRON_ITEM_RE = re.compile(r"(?:(\*)|([0-9a-z]+)(?:-([0-9a-z]+))?)(?:/([0-9]+))?", re.I | re.ASCII)
+_CRON_LIMIT = 1000  # characters: far more than any list of every value needs
+_CRON_FORM = (
+    "5 fields 'minute hour day-of-month month day-of-week', e.g. '0 2 * * 1-5', "
+    "or @hourly, @daily, @weekly, @monthly, @yearly"
+)
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    """A cron expression as Debian's cron reads it: the values each field matches, whether the
+    two day fields are ORed, and whether it is a "wildcard" job."""
+
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday ... 6 = Saturday (cron's 7 is folded into 0)
+    # Either day field matches (OR) only when neither starts with `*`; else both must (AND).
+    day_or: bool
+    # A minute or hour field starting with `*`: the job follows elapsed time across DST
+    # changes (cron's MIN_STAR/HR_STAR); the others are fixed-time jobs.
+    wildcard: bool
+
+
+def parse_cron(value: object, field: str) -> tuple[str, CronSpec]:
+    """Given a cron expression (5 fields or a macro), return it normalized (fields separated by
+    one space, macros as given) with its CronSpec; raise InvalidInput naming field if Debian's
+    cron would refuse it or read it otherwise, or if it never fires."""
+
+    def refuse(detail: str) -> InvalidInput:
+        why = f" ({detail})" if detail else ""
+        return InvalidInput(
+            f"{field}: {show(value)} is not a cron expression{why}; expected {_CRON_FORM}"
+        )
+
+    text = value.strip(" \t") if isinstance(value, str) else ""
+    if not text or len(text) > _CRON_LIMIT:
+        raise refuse("")
+    if text == "@reboot":
+        raise InvalidInput(
+            f"{field}: '@reboot' is not supported: tapesched runs from cron's minute tick and "
+            "cannot see a reboot; expected a time, e.g. @daily or '0 2 * * *'"
+        )
+    if text.startswith("@"):
+        if text not in CRON_MACROS:
+            raise refuse(f"unknown macro {show(text)}")
+        expression, fields = text, CRON_MACROS[text].split(" ")
+    else:
+        fields = re.split(r"[ \t]+", text)
+        expression = " ".join(fields)
     if len(fields) != 5:
-        raise InvalidInput(f"{field}: {show(value)} is not a cron expression; expected {form}")
-    expression = " ".join(fields)
-    try:
-        valid = croniter.is_valid(expression)
-    except Exception:  # croniter raises assorted errors on odd input; all mean "invalid"
-        valid = False
-    if not valid:
-        raise InvalidInput(f"{field}: {show(value)} is not a cron expression; expected {form}")
-    try:
-        # A well-formed expression can still name a date that never occurs (31 Feb). Wall
-        # times dressed as UTC, as tapesched.schedule does: pure calendar arithmetic, no DST.
-        croniter(expression, datetime(2001, 1, 1, tzinfo=UTC)).get_next(datetime)
-    except Exception:  # croniter's CroniterBadDateError, after searching years ahead
+        raise refuse(f"{len(fields)} fields")
+    values = [_cron_field(part, index, refuse) for index, part in enumerate(fields)]
+    spec = CronSpec(
+        minutes=values[0],
+        hours=values[1],
+        days=values[2],
+        months=values[3],
+        weekdays=frozenset(day % 7 for day in values[4]),
+        day_or=not (fields[2].startswith("*") or fields[4].startswith("*")),
+        wildcard=fields[0].startswith("*") or fields[1].startswith("*"),
+    )
+    # ORed, any weekday of any month matches. ANDed, some day must exist in some month; each
+    # date then falls on every weekday within the 400-year cycle.
+    if not spec.day_or and all(day > _longest(month) for month in spec.months for day in spec.days):
         raise InvalidInput(
             f"{field}: {show(value)} never fires; expected a date that occurs, e.g. '0 2 28 2 *'"
-        ) from None
-    return expression
+        )
+    return expression, spec
+
+
+def _cron_field(text: str, index: int, refuse) -> frozenset[int]:
+    name, low, high, _ = _CRON_FIELDS[index]
+    values: set[int] = set()
+    for item in text.split(","):
+        match = _CRON_ITEM_RE.fullmatch(item)
+        if match is None:
+            raise refuse(f"{name} {show(item)} is not a number, a range or a step")
+        star, first, last, step = match.groups()
+        start, stop = low, high
+        if not star:
+            start = _cron_number(first, index, refuse)
+            stop = start if last is None else _cron_number(last, index, refuse)
+            if last is None and step is not None:
+                # Debian's cron refuses it (other crons read N/S as N-max/S).
+                raise refuse(f"{name} {show(item)}: a step needs a range, e.g. */{step}")
+            if start > stop:
+                sunday = " (Sunday is 0 or 7)" if index == 4 else ""
+                raise refuse(f"{name} {show(item)} runs backwards{sunday}")
+        increment = int(step) if step is not None else 1
+        if increment < 1:
+            raise refuse(f"{name} {show(item)} has a step of 0")
+        values.update(range(start, stop + 1, increment))
+    return frozenset(values)
+
+
+def _cron_number(token: str, index: int, refuse) -> int:
+    name, low, high, words = _CRON_FIELDS[index]
+    if token.lower() in words:
+        return words.index(token.lower()) + low
+    if token.isdigit() and low <= int(token) <= high:
+        return int(token)
+    named = f" or {words[0]}-{words[-1]}" if words else ""
+    raise refuse(f"{name} {show(token)} is not {low}-{high}{named}")
+
+
+def _longest(month: int) -> int:
+    return 29 if month == 2 else calendar.monthrange(2001, month)[1]
+
+
+def check_cron(value: object, field: str) -> str:
+    """Given a cron expression, return it normalized; raise InvalidInput as parse_cron does."""
+    return parse_cron(value, field)[0]
 
 
 # --------------------------------------------------------------------------- public: parsing
@@ -262,11 +375,17 @@ def validate_zone(zone: str) -> str:
 
 def parse_config(text: str, field: str = CONFIG) -> dict:
     """Given JSON text, return the object it holds; raise InvalidInput naming field if the text
-    is not JSON or not an object."""
+    is not JSON or not an object, or cannot be read at all (nested past the parser's recursion
+    limit, a number of thousands of digits). What it holds is checked by tapesched.spec, at
+    every door alike: at most MAX_JSON_DEPTH levels, finite numbers, UTF-8 text."""
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as error:
-        detail = error.msg if isinstance(error, json.JSONDecodeError) else "not text"
+    except (ValueError, TypeError, RecursionError) as error:
+        detail = {
+            json.JSONDecodeError: getattr(error, "msg", ""),
+            RecursionError: f"nested too deeply to read; at most {MAX_JSON_DEPTH} levels",
+            TypeError: "not text",
+        }.get(type(error), "a number too long to read")  # int() refuses 4300 digits
         raise InvalidInput(
             f"{field}: {show(text)} is not valid JSON ({detail}); expected a JSON object such as "
             '{"time": "02:00"}'
@@ -315,9 +434,11 @@ def validate(schedule_type: str, config: dict, zone: str) -> Schedule:
     elif kind == "interval":
         interval = _parse_interval(config["interval"], field("interval"))
         unit = _parse_unit(config["unit"], field("unit"))
-        if interval * UNITS[unit] > _MAX_INTERVAL:
+        if interval > INTERVAL_LIMITS[unit]:
+            amount = f"{interval} {unit}" if interval < 10**80 else f"{show(interval)} of {unit}"
             raise InvalidInput(
-                f"{field('interval')}: {interval} {unit} is too long; expected at most 3660 days"
+                f"{field('interval')}: {amount} is too long; expected at most "
+                f"{interval_limit_words()}"
             )
         normal["interval"] = interval
         normal["unit"] = unit

@@ -8,13 +8,17 @@ America/New_York    2026-03-08 07:00Z 02:00 EST -> 03:00 EDT;
                     2026-11-01 06:00Z 02:00 EDT -> 01:00 EST
 Australia/Lord_Howe 2026-04-04 15:00Z 02:00 +11 -> 01:30 +10:30 (local 2026-04-05);
                     2026-10-03 15:30Z 02:00 +10:30 -> 02:30 +11 (local 2026-10-04)
+America/Santiago    2026-04-05 03:00Z 00:00 -03 -> 23:00 -04 (local 2026-04-04 repeats);
+                    2026-09-06 04:00Z 00:00 -04 -> 01:00 -03
+
+Cron against cronsim and a replay of Debian cron's main loop: test_schedule_cron_sim.py.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +30,7 @@ from tapesched.errors import InvalidInput
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
 LORD_HOWE = "Australia/Lord_Howe"
+SANTIAGO = "America/Santiago"
 GAP = module.NOTE_DST_GAP
 REPEAT = module.NOTE_DST_REPEAT
 
@@ -40,6 +45,7 @@ def test_dst_dates_in_this_file_match_zoneinfo() -> None:
         BERLIN: [(utc(2026, 3, 29, 1), 1, 2), (utc(2026, 10, 25, 1), 2, 1)],
         NEW_YORK: [(utc(2026, 3, 8, 7), -5, -4), (utc(2026, 11, 1, 6), -4, -5)],
         LORD_HOWE: [(utc(2026, 4, 4, 15), 11, 10.5), (utc(2026, 10, 3, 15, 30), 10.5, 11)],
+        SANTIAGO: [(utc(2026, 4, 5, 3), -3, -4), (utc(2026, 9, 6, 4), -4, -3)],
     }
     for zone, rows in transitions.items():
         for instant, before, after in rows:
@@ -449,11 +455,109 @@ def test_next_run_successive_calls_strictly_increase_through_dst_days(
         assert seen >= 4
 
 
-def test_next_run_cron_day_fields_are_ored_like_croniter() -> None:
-    # Day of month and day of week both restricted: either matches (29 Feb, or a Monday in Feb).
-    schedule = schedule_config.validate("cron", {"cron": "0 0 29 2 1"}, "UTC")
+# Debian's cron: the day fields are ORed only when neither starts with `*`, else ANDed.
+# (expression, the next four days it runs from 2026-01-01 00:00 UTC, a Thursday)
+DAY_FIELD_ROWS = [
+    ("0 0 1,15 * 1", ["01-05 Mon", "01-12 Mon", "01-15 Thu", "01-19 Mon"]),  # OR
+    ("0 0 13 * 5", ["01-02 Fri", "01-09 Fri", "01-13 Tue", "01-16 Fri"]),  # OR: not Fri 13th
+    ("0 0 29 2 1", ["02-02 Mon", "02-09 Mon", "02-16 Mon", "02-23 Mon"]),  # OR
+    ("0 0 1-31/2 * 1", ["01-03 Sat", "01-05 Mon", "01-07 Wed", "01-09 Fri"]),  # OR
+    ("0 0 */2 * 1", ["01-05 Mon", "01-19 Mon", "02-09 Mon", "02-23 Mon"]),  # AND: odd Mondays
+    ("0 0 1,15 * */1", ["01-15 Thu", "02-01 Sun", "02-15 Sun", "03-01 Sun"]),  # AND
+    ("0 0 13 * */5", ["02-13 Fri", "03-13 Fri", "09-13 Sun", "11-13 Fri"]),  # AND: Sun, Fri
+    ("0 0 * * 5", ["01-02 Fri", "01-09 Fri", "01-16 Fri", "01-23 Fri"]),
+    ("0 0 1 * 0-7", ["01-02 Fri", "01-03 Sat", "01-04 Sun", "01-05 Mon"]),  # OR with all
+    ("0 0 1-31 * 1", ["01-02 Fri", "01-03 Sat", "01-04 Sun", "01-05 Mon"]),
+    ("@weekly", ["01-04 Sun", "01-11 Sun", "01-18 Sun", "01-25 Sun"]),
+    ("@monthly", ["02-01 Sun", "03-01 Sun", "04-01 Wed", "05-01 Fri"]),
+]
 
-    assert module.next_run(schedule, utc(2026, 1, 1)) == utc(2026, 2, 2)
+
+@pytest.mark.parametrize(("expression", "expected"), DAY_FIELD_ROWS)
+def test_next_run_cron_day_fields_as_debian_cron(expression: str, expected: list[str]) -> None:
+    schedule = schedule_config.validate("cron", {"cron": expression}, "UTC")
+
+    runs = module.preview(schedule, utc(2026, 1, 1), 4)
+
+    assert [run.strftime("%m-%d %a") for run, _ in runs] == expected
+    assert all(run.strftime("%H:%M") == "00:00" for run, _ in runs)
+
+
+def test_next_run_cron_and_of_feb_29_and_sunday_waits_for_2032() -> None:
+    schedule = schedule_config.validate("cron", {"cron": "0 0 29 2 */7"}, "UTC")
+
+    assert module.preview(schedule, utc(2026, 1, 1), 2) == [
+        (utc(2032, 2, 29), None),
+        (utc(2060, 2, 29), None),
+    ]
+
+
+# Debian's cron across DST changes: a wildcard job (minute or hour field starting with `*`)
+# follows elapsed time, so it never runs in a gap and runs in both copies of a repeated hour;
+# any other job runs at the end of a gap, and once in a repeated hour (its first copy).
+# (expression, zone, after, the next runs as local "MM-DD HH:MM+zzzz note")
+CRON_DST_ROWS = [
+    # ---- wildcard jobs (the old rule, "`*` or a step in the hour field", made these fixed)
+    ("*/30 2 * * *", BERLIN, utc(2026, 3, 28, 12),
+     ["03-30 02:00+0200", "03-30 02:30+0200", "03-31 02:00+0200"]),
+    ("*/30 2 * * *", BERLIN, utc(2026, 10, 24, 12),
+     ["10-25 02:00+0200 R", "10-25 02:30+0200 R", "10-25 02:00+0100 R", "10-25 02:30+0100 R",
+      "10-26 02:00+0100"]),
+    ("* 2 * * *", NEW_YORK, utc(2026, 3, 8, 6, 58),
+     ["03-09 02:00-0400", "03-09 02:01-0400", "03-09 02:02-0400"]),
+    ("*/20 1 * * *", NEW_YORK, utc(2026, 11, 1, 4),
+     ["11-01 01:00-0400 R", "11-01 01:20-0400 R", "11-01 01:40-0400 R", "11-01 01:00-0500 R",
+      "11-01 01:20-0500 R", "11-01 01:40-0500 R", "11-02 01:00-0500"]),
+    ("0 */2 * * *", BERLIN, utc(2026, 3, 28, 22, 30),
+     ["03-29 00:00+0100", "03-29 04:00+0200", "03-29 06:00+0200"]),
+    ("0 */2 * * *", BERLIN, utc(2026, 10, 24, 21, 30),
+     ["10-25 00:00+0200", "10-25 02:00+0200 R", "10-25 02:00+0100 R", "10-25 04:00+0100"]),
+    ("*/10 2 * * *", LORD_HOWE, utc(2026, 10, 3, 14),
+     ["10-04 02:30+1100", "10-04 02:40+1100", "10-04 02:50+1100", "10-05 02:00+1100"]),
+    ("*/15 0 * * *", SANTIAGO, utc(2026, 9, 5, 23), ["09-07 00:00-0300", "09-07 00:15-0300"]),
+    ("*/30 23 * * *", SANTIAGO, utc(2026, 4, 4, 12),
+     ["04-04 23:00-0300 R", "04-04 23:30-0300 R", "04-04 23:00-0400 R", "04-04 23:30-0400 R",
+      "04-05 23:00-0400"]),
+    ("@hourly", BERLIN, utc(2026, 10, 24, 23, 30),
+     ["10-25 02:00+0200 R", "10-25 02:00+0100 R", "10-25 03:00+0100"]),
+    # ---- fixed-time jobs (the old rule made the stepped hours follow elapsed time)
+    ("30 2 * * *", BERLIN, utc(2026, 3, 28, 12), ["03-29 03:00+0200 G", "03-30 02:30+0200"]),
+    ("30 2 * * *", BERLIN, utc(2026, 10, 24, 12), ["10-25 02:30+0200 R", "10-26 02:30+0100"]),
+    ("0 1-23/2 * * *", NEW_YORK, utc(2026, 11, 1, 3, 30),
+     ["11-01 01:00-0400 R", "11-01 03:00-0500", "11-01 05:00-0500"]),
+    ("15 0-22/2 * * *", SANTIAGO, utc(2026, 9, 5, 23),
+     ["09-05 20:15-0400", "09-05 22:15-0400", "09-06 01:00-0300 G", "09-06 02:15-0300"]),
+    ("30 23 * * *", SANTIAGO, utc(2026, 4, 4, 12), ["04-04 23:30-0300 R", "04-05 23:30-0400"]),
+    ("0,30 2 * * *", BERLIN, utc(2026, 3, 28, 12),
+     ["03-29 03:00+0200 G", "03-30 02:00+0200", "03-30 02:30+0200"]),  # two gap times: one run
+    ("0-59 1 * * *", NEW_YORK, utc(2026, 11, 1, 5, 58),
+     ["11-01 01:59-0400 R", "11-02 01:00-0500", "11-02 01:01-0500"]),
+    ("10 2 * * *", LORD_HOWE, utc(2026, 10, 3, 12), ["10-04 02:30+1100 G", "10-05 02:10+1100"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("expression", "zone", "after", "expected"), CRON_DST_ROWS)
+def test_next_run_cron_across_dst_as_debian_cron(
+    expression: str, zone: str, after: datetime, expected: list[str]
+) -> None:
+    schedule = schedule_config.validate("cron", {"cron": expression}, zone)
+    marks = {None: "", GAP: " G", REPEAT: " R"}
+
+    runs = module.preview(schedule, after, len(expected))
+
+    shown = [
+        run.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M%z") + marks[note] for run, note in runs
+    ]
+    assert shown == expected
+
+
+def test_next_run_cron_wildcard_minute_runs_120_times_on_a_fall_back_day() -> None:
+    schedule = schedule_config.validate("cron", {"cron": "* 2 * * *"}, BERLIN)
+
+    runs = module.preview(schedule, utc(2026, 10, 24, 12), 121)
+
+    assert len([run for run, _ in runs if run.astimezone(ZoneInfo(BERLIN)).day == 25]) == 120
+    assert runs[0][0] == utc(2026, 10, 25, 0) and runs[119][0] == utc(2026, 10, 25, 1, 59)
 
 
 def test_next_run_feb_29_is_found_within_eight_years() -> None:
@@ -520,12 +624,26 @@ def test_next_run_refuses_an_invalid_schedule_built_directly() -> None:
         ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "yearly on 02-29 at 02:00"),
         ("yearly", {"month": 12, "day": 25, "time": "06:00"}, "yearly on 12-25 at 06:00"),
         ("cron", {"cron": "0 2 * * *"}, "cron '0 2 * * *'"),
+        ("cron", {"cron": "@daily"}, "cron '@daily' (0 0 * * *)"),
+        ("cron", {"cron": "@hourly"}, "cron '@hourly' (0 * * * *)"),
         ("once", {"datetime": "2026-12-25 14:30"}, "once at 2026-12-25 14:30:00"),
         ("once", {"datetime": "2026-12-25T14:30Z"}, "once at 2026-12-25T14:30:00+00:00"),
     ],
 )
 def test_describe(schedule_type: str, config: dict, expected: str) -> None:
     assert module.describe(schedule_config.validate(schedule_type, config, BERLIN)) == expected
+
+
+def test_describe_a_stored_schedule_that_no_longer_validates() -> None:
+    # croniter read `L` (last day); Debian's cron does not, so validation now refuses it.
+    stored = schedule_config.Schedule("cron", {"cron": "0 0 L * *"}, "UTC")
+
+    words = module.describe(stored)
+
+    assert words.startswith('\'cron\' {"cron": "0 0 L * *"}, not valid: schedule_config.cron:')
+    assert "\n" not in words
+    with pytest.raises(InvalidInput, match="^schedule_config.cron: '0 0 L \\* \\*' is not a"):
+        module.next_run(stored, utc(2026, 1, 1))
 
 
 @pytest.mark.parametrize(
@@ -543,6 +661,9 @@ def test_describe(schedule_type: str, config: dict, expected: str) -> None:
         ("cron", {"cron": "0 2,14 * * *"}, timedelta(hours=12)),
         ("cron", {"cron": "*/15 * * * *"}, timedelta(minutes=15)),
         ("cron", {"cron": "0 3 * * 0"}, timedelta(days=7)),
+        ("cron", {"cron": "@weekly"}, timedelta(days=7)),
+        ("cron", {"cron": "@hourly"}, timedelta(hours=1)),
+        ("cron", {"cron": "0 0 29 2 */7"}, datetime(2032, 2, 29) - datetime(2004, 2, 29)),
     ],
 )
 def test_period(schedule_type: str, config: dict, expected: timedelta | None) -> None:
@@ -605,3 +726,89 @@ def test_importing_schedule_does_not_import_croniter() -> None:
     )
 
     assert result.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- the ends of the calendar
+
+# (type, config, zone, after, the next run in UTC or None: past year 9999 nothing is
+# representable, so there is honestly no next run)
+CALENDAR_END_ROWS = [
+    ("daily", {"time": "23:00"}, "Pacific/Pago_Pago", utc(9999, 12, 30, 12),
+     utc(9999, 12, 31, 10)),
+    ("daily", {"time": "23:00"}, "Pacific/Pago_Pago", utc(9999, 12, 31, 10), None),
+    ("daily", {"time": "00:30"}, "Pacific/Kiritimati", utc(9999, 12, 31), None),
+    ("weekly", {"day_of_week": [0, 1, 2, 3, 4, 5, 6], "time": "23:59"}, "UTC",
+     utc(9999, 12, 31, 12), utc(9999, 12, 31, 23, 59)),
+    ("weekly", {"day_of_week": 4, "time": "23:59"}, "UTC", utc(9999, 12, 31, 23, 59), None),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC", utc(9999, 12, 15),
+     utc(9999, 12, 31, 2)),
+    ("monthly", {"day_of_month": 31, "time": "02:00"}, "UTC", utc(9999, 12, 31, 2), None),
+    ("monthly", {"day_of_month": 1, "time": "02:00"}, "America/Los_Angeles", utc(9999, 12, 2),
+     None),
+    ("yearly", {"month": 12, "day": 31, "time": "02:00"}, "UTC", utc(9999, 1, 1),
+     utc(9999, 12, 31, 2)),
+    ("yearly", {"month": 2, "day": 29, "time": "02:00"}, "UTC", utc(9999, 3, 1), None),
+    ("cron", {"cron": "0 0 1 1 *"}, "UTC", utc(9998, 6, 1), utc(9999, 1, 1)),
+    ("cron", {"cron": "0 0 1 1 *"}, "UTC", utc(9999, 1, 1), None),
+    ("cron", {"cron": "0 0 29 2 */7"}, "UTC", utc(9990, 1, 1), None),  # next: year 10000+
+    ("cron", {"cron": "*/5 * * * *"}, "Pacific/Kiritimati", utc(9999, 12, 31, 9),
+     utc(9999, 12, 31, 9, 5)),
+    ("cron", {"cron": "*/5 * * * *"}, "Pacific/Kiritimati", utc(9999, 12, 31, 9, 55), None),
+    ("cron", {"cron": "*/5 * * * *"}, "America/Los_Angeles", utc(9999, 12, 31, 23, 50),
+     utc(9999, 12, 31, 23, 55)),
+    ("cron", {"cron": "*/5 * * * *"}, "America/Los_Angeles", utc(9999, 12, 31, 23, 55), None),
+    ("cron", {"cron": "0 12 * * *"}, "America/Los_Angeles", utc(9999, 12, 31, 21), None),
+    ("once", {"datetime": "9999-12-30 23:59:59"}, "Pacific/Pago_Pago", utc(2026, 1, 1),
+     utc(9999, 12, 31, 10, 59, 59)),
+    ("once", {"datetime": "0001-01-02 00:00"}, "Pacific/Kiritimati", utc(1, 1, 1, 10),
+     None),  # refused below: `after` is before 0001-01-02 UTC
+    ("interval", {"interval": 3660, "unit": "days", "start": "9999-12-30 00:00"}, "UTC",
+     utc(2026, 1, 1), utc(9999, 12, 30)),
+    ("interval", {"interval": 3660, "unit": "days", "start": "9999-12-30 00:00"}, "UTC",
+     utc(9999, 12, 30), None),
+    ("interval", {"interval": 1, "unit": "minutes"}, "Pacific/Kiritimati",
+     datetime.max.replace(tzinfo=UTC), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config", "zone", "after", "expected"),
+    CALENDAR_END_ROWS[:19] + CALENDAR_END_ROWS[20:],
+)
+def test_next_run_at_the_end_of_the_calendar(
+    schedule_type: str, config: dict, zone: str, after: datetime, expected: datetime | None
+) -> None:
+    schedule = schedule_config.validate(schedule_type, config, zone)
+
+    assert module.next_run(schedule, after) == expected
+    assert module.next_run(schedule, datetime.max.replace(tzinfo=UTC)) is None
+    runs = module.preview(schedule, after, 3)
+    assert [run for run, _ in runs][:1] == ([expected] if expected else [])
+    assert module.describe(schedule) and module.period(schedule) != timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        utc(1, 1, 1, 23, 59),
+        datetime.min.replace(tzinfo=UTC),
+        datetime(1, 1, 1, 12, tzinfo=ZoneInfo("Pacific/Kiritimati")),  # before year 1 in UTC
+        datetime(1, 1, 1, 23, tzinfo=timezone(timedelta(hours=23, minutes=59))),
+    ],
+)
+def test_next_run_refuses_instants_before_the_calendar(after: datetime) -> None:
+    schedule = schedule_config.validate(*CALENDAR_END_ROWS[19][:3])
+
+    with pytest.raises(InvalidInput, match=r"^after: .* is out of range; expected an instant"):
+        module.next_run(schedule, after)
+    with pytest.raises(InvalidInput, match=r"^now: .* is out of range"):
+        module.is_past_once(schedule, after)
+
+
+def test_next_run_interval_from_the_last_run_past_9999_is_none() -> None:
+    schedule = schedule_config.validate("interval", {"interval": 1, "unit": "days"}, "UTC")
+
+    run = module.next_run(schedule, utc(9999, 12, 30), last_scheduled=utc(9999, 12, 31))
+
+    assert run is None
+    assert module.is_past_once(schedule, datetime.max.replace(tzinfo=UTC)) is False
