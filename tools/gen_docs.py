@@ -6,8 +6,15 @@
 
 The COMMANDS and OPTIONS sections of the man page are generated from the command
 line parser (every command that is not hidden, its synopsis, its help and every
-option with its help), so a new command or option shows up on regeneration. The
-other sections are written by hand below. The completion scripts are what
+option with its help), so a new command or option shows up on regeneration. So are,
+from the code that has them, the action config keys (tapesched.actions.SCHEMAS and
+each action module's summary), the task file fields (tapesched.spec.FIELDS, their
+defaults from TaskSpec, the required ones from tapesched.taskfile.REQUIRED), the
+metrics (tapesched.metrics.FAMILIES), the cron macros and the files of the state
+folder. Text the code does not have (what a field or a variable means) is written
+below, keyed by name: generation fails when the code has a field or a TAPESCHED_
+environment variable that the page does not describe, or the page one the code no
+longer has. The other sections are written by hand below. The completion scripts are what
 `tapesched completion SHELL` prints (the zsh one made to work when autoloaded from
 fpath, see `zsh_autoload_fix`).
 
@@ -139,11 +146,15 @@ def _protect_lines(text: str) -> str:
 
 
 _MARKUP = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+# Only ASCII white space separates words: a no-break space (U+00A0, roff \~) keeps a
+# cron expression or a formula on one line.
+_WHITESPACE = re.compile(r"[ \t\n]+")
+NBSP = "\u00a0"
 
 
 def inline(text: str) -> str:
     """Escape text with light markup, **bold** and __italic__, as one line."""
-    text = " ".join(text.split())
+    text = " ".join(_WHITESPACE.split(text.strip()))
     parts = []
     position = 0
     for match in _MARKUP.finditer(text):
@@ -157,7 +168,7 @@ def inline(text: str) -> str:
     return _protect_lines("".join(parts))
 
 
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?]) +(?=[A-Z])")
+_SENTENCE_END = re.compile(r"(?:(?<=[a-z0-9)][.!?])|(?<=\\fR[.!?])) +(?=[A-Z])")
 
 
 def fill(roff: str, width: int = 78) -> str:
@@ -378,6 +389,9 @@ def render_man(group: Any | None = None) -> str:
         _schedules,
         _dst_rule,
         _how_runs_happen,
+        _actions,
+        _task_files,
+        _metrics,
         _exit_status,
         _files,
         _environment,
@@ -485,7 +499,9 @@ def _schedules(page: Page) -> None:
             "weekly",
             '{"day_of_week": 0, "time": "02:00:00"}',
             "--weekly mon,thu --at 02:00",
-            "Days 0 = Monday to 6 = Sunday, one or a list.",
+            """In the JSON, days 0 = Monday to 6 = Sunday, one or a list (cron counts 0 =
+            Sunday). The shorthand takes names, **mon** to **sun**; it refuses a bare
+            number, naming the day each numbering would mean.""",
         ),
         (
             "monthly",
@@ -504,7 +520,10 @@ def _schedules(page: Page) -> None:
             "cron",
             '{"cron": "0 2,14 * * *"}',
             "--cron '0 2,14 * * *'",
-            "A 5-field cron expression (minute, hour, day of month, month, day of week).",
+            """A 5-field cron expression (minute, hour, day of month, month, day of
+            week)"""
+            + _macros()
+            + ".",
         ),
     ]
     for kind, config, shorthand, meaning in forms:
@@ -536,6 +555,23 @@ def _schedules(page: Page) -> None:
     )
 
 
+def _macros() -> str:
+    """The cron macros the code accepts, as a clause (none if it has no macros)."""
+    from tapesched import schedule_config
+
+    macros = getattr(schedule_config, "CRON_MACROS", {})
+    if not macros:
+        return ""
+    return ", or a macro: " + ", ".join(
+        f"**{name}** ({expression.replace(' ', NBSP)})" for name, expression in macros.items()
+    )
+
+
+def _cron(expression: str) -> str:
+    """A cron expression in italics, kept on one line."""
+    return f"__{expression.replace(' ', NBSP)}__"
+
+
 def repr_shell(text: str) -> str:
     """A JSON value as typed in a shell: in single quotes."""
     return f"'{text}'"
@@ -551,11 +587,18 @@ def _dst_rule(page: Page) -> None:
         first=True,
     )
     page.para(
-        """A schedule that repeats within the hour (**interval**, or a cron expression
-        with __*__ or a step in the hour field) follows elapsed time instead, so it runs
-        in both copies of the repeated hour and not in the gap. No DST change loses or
-        doubles a fixed-time run. **preview** marks runs moved past a gap **dst_gap** and
-        runs in a repeated hour **dst_repeat**."""
+        f"""Intervals, and cron expressions whose minute or hour field starts with __*__
+        (cron's "wildcard" jobs: {_cron("*/30 2 * * *")}, {_cron("0 */2 * * *")}), follow
+        elapsed time instead, as Debian's cron decides: they run in both copies of the
+        repeated hour and not in the gap. A cron expression whose minute and hour fields do
+        not start with __*__ ({_cron("30 2 * * *")}, {_cron("0 1-23/2 * * *")}) is a
+        fixed-time job. No DST change loses or doubles a fixed-time run. **preview** marks
+        runs moved past a gap **dst_gap** and runs in a repeated hour **dst_repeat**."""
+    )
+    page.para(
+        """As in cron, the day of month and the day of week are ORed (either matches) only
+        when neither field starts with __*__; when one does (__*__, __*/2__), both must
+        match."""
     )
 
 
@@ -592,6 +635,141 @@ def _how_runs_happen(page: Page) -> None:
     )
 
 
+# Text the code does not have, keyed by the names the code has (checked both ways).
+FIELD_MEANINGS = {
+    "task_name": "1 to 64 letters, digits, ., _ or -, not all digits; tasks are matched by it.",
+    "description": "Free text.",
+    "enabled": "false: the task never runs until enabled.",
+    "schedule_type": "once, interval, daily, weekly, monthly, yearly or cron (see SCHEDULES).",
+    "schedule_config": "The schedule, as a TOML inline table (see SCHEDULES).",
+    "timezone": "The IANA zone wall-clock schedules are evaluated in.",
+    "action_type": "The action (see ACTIONS).",
+    "action_config": "The action's keys (see ACTIONS), as a TOML inline table.",
+    "timeout": "Seconds; a run still going then is stopped and recorded failed.",
+    "misfire": "run_once (a missed run runs once as a catch-up) or skip.",
+    "misfire_grace": "Seconds; with run_once, a run later than this is skipped instead.",
+    "device_wait": "Seconds a runner waits for its drive's lock.",
+    "ping_url": "Healthchecks-style URL pinged at the start and the end of each run.",
+    "notify_command": "Command run after a failed or lost run.",
+    "notify_on": "failure, or always (after every run).",
+}
+FIELD_DEFAULTS = {"timezone": "the host's zone"}  # defaults that are not TaskSpec's
+
+
+def _action_summary(action: str) -> str:
+    """The first line of an action module's docstring, without its `name: `."""
+    import importlib
+
+    doc = importlib.import_module(f"tapesched.actions.{action}").__doc__ or ""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    return first.split(": ", 1)[1] if first.startswith(f"{action}: ") else first
+
+
+def _actions(page: Page) -> None:
+    from tapesched.actions import ACTION_TYPES, SCHEMAS
+
+    page.sh("ACTIONS")
+    page.para(
+        """A task runs one action: **--action** __TYPE__ **--action-config** __JSON__, or a
+        shorthand (**--source**, **--device**, **--command**, **--from-task**, ...). Configs
+        are checked at **add**, **edit** and **apply**: required keys, types, ranges, and
+        unknown keys (the message lists the accepted ones). Each run writes what it does
+        to its output log (**tapesched output**) and returns a JSON result (**logs
+        --json**). The keys of each action:""",
+        first=True,
+    )
+    for action in ACTION_TYPES:
+        page.ss(action)
+        summary = _action_summary(action)
+        page.para(summary[:1].upper() + summary[1:], first=True, markup=False)
+        for key, (_check, form, required) in SCHEMAS[action].items():
+            page.item(bold(key) + (" (required)" if required else ""), _chars(form))
+
+
+def _task_files(page: Page) -> None:
+    import dataclasses
+
+    from tapesched.spec import FIELDS, TaskSpec
+    from tapesched.taskfile import REQUIRED
+
+    _same_names("task file field", set(FIELDS), set(FIELD_MEANINGS))
+    defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(TaskSpec)
+        if field.default is not dataclasses.MISSING
+    }
+    page.sh("TASK FILES")
+    page.para(
+        """**apply** __FILE__ reads TOML: one **[[task]]** table per task, with these fields
+        (the names **--json** prints). Tasks are matched by task_name: new ones are
+        created, changed ones updated, and applying the same file again changes nothing;
+        **--prune** deletes the tasks that are not in the file. The whole file is checked
+        before anything changes, and all changes are one transaction. **export** prints
+        every task in this form.""",
+        first=True,
+    )
+    for name in FIELDS:
+        if name in REQUIRED:
+            note = "Required."
+        elif name in FIELD_DEFAULTS:
+            note = f"Default: {FIELD_DEFAULTS[name]}."
+        else:
+            note = f"Default: {_toml_default(defaults.get(name))}."
+        page.item(bold(name), inline(f"{FIELD_MEANINGS[name]} {note}"))
+    page.example(
+        """
+[[task]]
+task_name = "weekly-full"
+schedule_type = "weekly"
+schedule_config = { day_of_week = 6, time = "01:00:00" }
+timezone = "Europe/Berlin"
+action_type = "backup"
+action_config = { source_paths = ["/srv/data"], device = "/dev/nst0" }
+timeout = 14400
+"""
+    )
+
+
+def _toml_default(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _metrics(page: Page) -> None:
+    from tapesched.metrics import FAMILIES
+
+    page.sh("METRICS")
+    page.para(
+        """**tapesched metrics** prints the Prometheus text format (**--textfile** __PATH__
+        writes it atomically for node_exporter's textfile collector). Per-task samples
+        carry the label __task__; **tapesched_task_runs_total** also __result__ (success,
+        failure) and **tapesched_task_history_executions** __status__. The run counters
+        come from the task's statistics, so cleanup never lowers them. A task that never
+        ran, succeeded or failed has 0 as that last timestamp, so an alert on
+        __time() - tapesched_task_last_success_timestamp_seconds__ fires for a
+        task that never succeeded.""",
+        first=True,
+    )
+    for name, (kind, text) in FAMILIES.items():
+        page.item(f"{bold(name)} ({_chars(kind)})", _chars(text))
+
+
+def _same_names(what: str, in_code: set[str], described: set[str]) -> None:
+    """Fail generation when the code and the page's text name different things."""
+    missing, gone = sorted(in_code - described), sorted(described - in_code)
+    if missing or gone:
+        raise RuntimeError(
+            f"tools/gen_docs.py: describe each {what} the code has"
+            + (f"; not described: {', '.join(missing)}" if missing else "")
+            + (f"; no longer in the code: {', '.join(gone)}" if gone else "")
+        )
+
+
 def _exit_status(page: Page) -> None:
     page.sh("EXIT STATUS")
     for code, meaning in [
@@ -606,6 +784,13 @@ def _exit_status(page: Page) -> None:
 
 
 def _files(page: Page) -> None:
+    from tapesched.paths import DB_NAME, StatePaths
+
+    state = StatePaths(Path("/h"), Path("/h") / DB_NAME)
+    folders = {
+        path.relative_to(state.home).as_posix() + "/"
+        for path in (state.logs, state.locks, state.snapshots)
+    }
     page.sh("FILES")
     page.para(
         """The state folder is **TAPESCHED_HOME** if set; else, when **--db** or
@@ -616,8 +801,8 @@ def _files(page: Page) -> None:
         0700, files 0600. It holds:""",
         first=True,
     )
-    for path, meaning in [
-        ("tapesched.db", "The SQLite database (WAL mode): tasks, executions, heartbeat."),
+    entries = [
+        (DB_NAME, "The SQLite database (WAL mode): tasks, executions, heartbeat."),
         ("logs/<task>/<id>.log", "What each run printed (see **tapesched output**)."),
         (
             "locks/",
@@ -625,23 +810,83 @@ def _files(page: Page) -> None:
             __device-*.lock__ (one per tape drive or virtual tape).""",
         ),
         ("snapshots/", "GNU tar's incremental state, one file per backup chain."),
+    ]
+    _same_names(
+        "state folder entry",
+        folders | {DB_NAME},
+        {path.split("/")[0] + "/" if "/" in path else path for path, _ in entries},
+    )
+    for path, meaning in entries:
+        page.item(italic(path), inline(" ".join(meaning.split())))
+    page.para("A directory used as a virtual tape holds:")
+    for path, meaning in [
+        (
+            "000001.tar, 000002.tar, ...",
+            """The archives (__.tar.gz__ when compressed), numbered like the files of a
+            tape; each is written as __.NNNNNN.tar.partial__ and renamed when complete.""",
+        ),
+        ("000001.tar.sha256", "Its checksum, in **sha256sum -c** format."),
+        ("tapesched-vtape.json", "The last number used, so numbers never repeat."),
     ]:
         page.item(italic(path), inline(" ".join(meaning.split())))
 
 
+# Variables the code reads (the state folder, limits) and those it sets for the notify
+# command; TAPESCHED_ names are checked against the code (environment_in_code).
+ENVIRONMENT = {
+    "TAPESCHED_HOME": "The state folder (see **FILES**), used as given.",
+    "TAPESCHED_DB": "The database file; the same as **--db**.",
+    "TAPESCHED_MAX_CONCURRENT_RUNS": (
+        "Most runners at once (default 4); the same as **tick --max-concurrent**."
+    ),
+    "TAPESCHED_BUSY_TIMEOUT": "Seconds to wait for a locked database (default 10).",
+    "TAPESCHED_PING_TIMEOUT": "Seconds a ping may take in all (default 10, 0.1 to 300).",
+    "XDG_STATE_HOME": "The default state folder is __$XDG_STATE_HOME/tapesched__.",
+    "HOME": "Without XDG_STATE_HOME, the default state folder is under it.",
+    "TZ": "The host's zone, the default **--timezone** of new tasks.",
+    "NO_COLOR": "When set, tables are printed without colour.",
+}
+NOTIFY_ENVIRONMENT = {
+    "TAPESCHED_TASK": "the task's name",
+    "TAPESCHED_EXECUTION_ID": "the execution's id",
+    "TAPESCHED_STATUS": "how the run ended (failed, lost, success, cancelled)",
+    "TAPESCHED_ERROR": "its error message",
+    "TAPESCHED_OUTPUT": "the path of its output log",
+}
+# Not for users: fault injection for the tests, and the shell completion protocol.
+INTERNAL_ENVIRONMENT = {"TAPESCHED_FAILPOINT", "_TAPESCHED_COMPLETE"}
+
+
+def environment_in_code() -> set[str]:
+    """Every TAPESCHED_ variable name the package's code spells out (a whole string)."""
+    import ast
+
+    import tapesched
+
+    names = set()
+    for path in Path(tapesched.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if re.fullmatch(r"_?TAPESCHED_[A-Z0-9_]+", node.value):
+                    names.add(node.value)
+    return names
+
+
 def _environment(page: Page) -> None:
+    documented = {name for name in [*ENVIRONMENT, *NOTIFY_ENVIRONMENT] if "TAPESCHED_" in name}
+    _same_names(
+        "TAPESCHED_ environment variable",
+        environment_in_code() - INTERNAL_ENVIRONMENT,
+        documented,
+    )
     page.sh("ENVIRONMENT")
-    for name, meaning in [
-        ("TAPESCHED_HOME", "The state folder (see **FILES**), used as given."),
-        ("TAPESCHED_DB", "The database file; the same as **--db**."),
-        (
-            "TAPESCHED_MAX_CONCURRENT_RUNS",
-            "Most runners at once (default 4); the same as **tick --max-concurrent**.",
-        ),
-        ("TAPESCHED_BUSY_TIMEOUT", "Seconds to wait for a locked database (default 10)."),
-        ("NO_COLOR", "When set, tables are printed without colour."),
-    ]:
+    for name, meaning in ENVIRONMENT.items():
         page.item(bold(name), inline(meaning))
+    page.para(
+        "The notify command (**--notify-command**) runs with these set: "
+        + "; ".join(f"**{name}**, {meaning}" for name, meaning in NOTIFY_ENVIRONMENT.items())
+        + "."
+    )
 
 
 def _examples(page: Page) -> None:
@@ -675,10 +920,21 @@ tapesched tick --now '2026-12-01 02:00' --dry-run
 """
     )
     page.para(
-        """The crontab line (**crontab -e**; **tapesched init** prints it with the absolute
-        path of your install, because cron's PATH is minimal):"""
+        """The crontab line of the state folder /var/lib/tapesched. **tapesched init**
+        prints it with the absolute path of your install (cron's PATH is minimal) and
+        the state folder it ticks, quoted for the shell, each __%__ written __\\%__; **init
+        --install-cron** puts it in your crontab, beside the lines of other state folders,
+        and **init --uninstall-cron** takes it out:"""
     )
-    page.example("* * * * * /usr/local/bin/tapesched tick")
+    page.example("* * * * * TAPESCHED_HOME=/var/lib/tapesched /usr/local/bin/tapesched tick")
+    page.para(
+        """For node_exporter's textfile collector (see **METRICS**), a second line, also
+        one line (cron has no continuation lines):"""
+    )
+    page.example(
+        "* * * * * TAPESCHED_HOME=/var/lib/tapesched /usr/local/bin/tapesched metrics "
+        "--textfile /var/lib/node_exporter/tapesched.prom"
+    )
     page.para(
         """Or a systemd service and timer instead of cron. __KillMode=process__ keeps the
         detached runners alive when **tick** exits; __AccuracySec=1s__ keeps the ticks on

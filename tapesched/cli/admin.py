@@ -3,66 +3,128 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tapesched.cli.common import Globals, app, now, open_db, print_json, state_paths
-from tapesched.cli.options import JsonOut
+from tapesched.cli.common import app, now, open_db, print_json, state_paths
+from tapesched.cli.options import HelpCommand, JsonOut
 from tapesched.errors import InvalidInput, OperationFailed
+
+if TYPE_CHECKING:
+    from tapesched.tasks import ApplyPlan
 
 COMPLETE_VAR = "_TAPESCHED_COMPLETE"
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def init(
     install_cron: Annotated[
         bool,
-        typer.Option("--install-cron", help="Add the tick line to your crontab (idempotent)."),
+        typer.Option(
+            "--install-cron",
+            help="Add this state folder's tick line to your crontab, or replace its older "
+            "line; lines of other state folders stay.",
+        ),
+    ] = False,
+    uninstall_cron: Annotated[
+        bool,
+        typer.Option(
+            "--uninstall-cron",
+            help="Remove this state folder's tick line from your crontab (creates nothing).",
+        ),
     ] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Create the database and state folders; print the crontab line."""
+    """Create the database and state folders; print the crontab line.
+
+    The line names the state folder (TAPESCHED_HOME) and the database (--db) it
+    ticks, quoted for the shell with each % written \\%, so each state folder
+    has its own line. A path with a control character cannot be put in a
+    crontab line and is refused.
+    """
     from tapesched import crontab
 
+    if install_cron and uninstall_cron:
+        raise InvalidInput("--install-cron and --uninstall-cron: give one of them")
     paths = state_paths()
+    if uninstall_cron:
+        change = crontab.uninstall(paths)
+        if json_out:
+            print_json(
+                {
+                    "home": str(paths.home),
+                    "db": str(paths.db),
+                    "cron_uninstall": change.outcome,
+                    "cron_removed": change.old_lines,
+                }
+            )
+        elif change.outcome == "removed":
+            sys.stdout.write(
+                "removed from your crontab:\n" + "".join(f"- {t}\n" for t in change.old_lines)
+            )
+        else:
+            sys.stdout.write(
+                f"no tick line for state folder {paths.home} (database {paths.db}) in your "
+                "crontab; nothing removed\n"
+            )
+        return
+    line = crontab.tick_line(paths)  # refuses an unsafe path before anything is created
+    if install_cron:
+        crontab.read_table()  # no crontab command, or one that fails: nothing created either
     open_db().close()
-    line = crontab.tick_line(paths, Globals.db)
-    outcome = crontab.install(line) if install_cron else None
+    change = crontab.install(line, paths) if install_cron else None
     if json_out:
         print_json(
-            {"home": str(paths.home), "db": str(paths.db), "crontab": line, "cron_install": outcome}
+            {
+                "home": str(paths.home),
+                "db": str(paths.db),
+                "crontab": line,
+                "cron_install": change.outcome if change else None,
+                "cron_replaced": change.old_lines if change else [],
+            }
         )
         return
     sys.stdout.write(f"state folder: {paths.home}\ndatabase: {paths.db}\n")
-    if outcome is None:
+    if change is None:
         sys.stdout.write(f"add this line to your crontab (crontab -e):\n{line}\n")
+    elif change.outcome == "replaced":
+        sys.stdout.write(
+            "replaced this state folder's line in your crontab:\n"
+            + "".join(f"- {text}\n" for text in change.old_lines)
+            + f"+ {line}\n"
+        )
     else:
-        messages = {
-            "installed": "added to your crontab",
-            "updated": "updated in your crontab",
-            "present": "already in your crontab",
-        }
-        sys.stdout.write(f"{messages[outcome]}:\n{line}\n")
+        said = {"added": "added to your crontab", "present": "already in your crontab"}
+        sys.stdout.write(f"{said[change.outcome]}:\n{line}\n")
 
 
-@app.command()
+# A tick in the last two minutes means the scheduler runs (README, "status").
+TICKING_WITHIN = 120
+
+
+@app.command(cls=HelpCommand)
 def status(json_out: JsonOut = False) -> None:
-    """Whether ticks are running, task counts, runs in progress, last tick."""
+    """Whether ticks are running, task counts, runs in progress, last tick.
+
+    Exit 0 when a tick ran in the last two minutes, 1 when none did (a check for
+    monitoring: the output, or "ticking" in --json, says the same).
+    """
     from tapesched.render import human_delta
     from tapesched.store import executions
     from tapesched.store import tasks as task_rows
     from tapesched.store.db import last_tick
 
     current = now()
-    with open_db() as db, db.read():
+    with open_db(create=False) as db, db.read():
         total, enabled = task_rows.counts(db)
         running_executions = executions.count_running(db)
         last = last_tick(db)
-    # A tick in the last two minutes (a second of slack for a clock read just before it).
-    running = last is not None and -1 <= (current - last).total_seconds() <= 120
+    # A second of slack for a clock read just before the tick's.
+    ticking = last is not None and -1 <= (current - last).total_seconds() <= TICKING_WITHIN
     data = {
-        "running": running,
+        "running": ticking,
+        "ticking": ticking,
         "total_tasks": total,
         "enabled_tasks": enabled,
         "running_executions": running_executions,
@@ -70,25 +132,36 @@ def status(json_out: JsonOut = False) -> None:
     }
     if json_out:
         print_json(data)
-        return
-    since = f" ({human_delta(current - last)} ago)" if last else ""
-    sys.stdout.write(
-        f"scheduler: {'running' if running else 'NOT running (no tick in the last 2 minutes)'}\n"
-        f"last tick: {data['last_tick_time'] or 'never'}{since}\n"
-        f"tasks: {total} ({enabled} enabled)\n"
-        f"running executions: {running_executions}\n"
-        f"database: {state_paths().db}\n"
-    )
+    else:
+        since = f" ({human_delta(current - last)} ago)" if last else ""
+        sys.stdout.write(
+            f"scheduler: {'running' if ticking else 'NOT running (no tick in the last 2 minutes)'}"
+            f"\nlast tick: {data['last_tick_time'] or 'never'}{since}\n"
+            f"tasks: {total} ({enabled} enabled)\n"
+            f"running executions: {running_executions}\n"
+            f"database: {state_paths().db}\n"
+        )
+    if not ticking:
+        raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def apply(
     file: Annotated[str, typer.Argument(metavar="FILE", help="TOML file with [[task]] tables.")],
     prune: Annotated[
-        bool, typer.Option("--prune", help="Delete tasks that are not in the file.")
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete tasks that are not in the file (names them; asks on a terminal, "
+            "else needs --yes).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Delete with --prune without asking.")
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would change; change nothing.")
+        bool,
+        typer.Option("--dry-run", help="Print each change that would be made; change nothing."),
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Accept a new once schedule in the past.")
@@ -108,7 +181,8 @@ def apply(
     timeout = 14400
 
     The whole file is checked first: any error names the task and the field,
-    and nothing is applied. 'tapesched export' prints this form.
+    and nothing is applied. Each change is printed: created, updated (with the
+    fields that change), deleted. 'tapesched export' prints this form.
     """
     from tapesched import taskfile, tasks
     from tapesched.clock import host_zone_name, utcnow
@@ -121,37 +195,86 @@ def apply(
     except UnicodeDecodeError:
         raise InvalidInput(f"{file}: not UTF-8 text") from None
     specs = taskfile.parse(text, file, host_zone_name())
-    with open_db() as db:
-        plan = tasks.apply_specs(
-            db, specs, now(), utcnow, prune=prune, dry_run=dry_run, force=force, source=file
+
+    def plan_with(dry: bool) -> ApplyPlan:
+        return tasks.apply_specs(
+            db, specs, now(), utcnow, prune=prune, dry_run=dry, force=force, source=file
         )
-    summary = {
-        "created": plan.created,
-        "updated": [name for name, _ in plan.updated],
-        "unchanged": plan.unchanged,
-        "deleted": plan.deleted,
-    }
+
+    with open_db() as db:
+        if prune and not dry_run and not yes:
+            doomed = plan_with(True).deleted
+            if doomed:
+                _confirm_prune(doomed)
+        plan = plan_with(dry_run)
+    changes = _plan_changes(plan)
     if json_out:
-        print_json({**summary, "dry_run": dry_run})
+        print_json(
+            {
+                "created": plan.created,
+                "updated": [name for name, _ in plan.updated],
+                "unchanged": plan.unchanged,
+                "deleted": plan.deleted,
+                "changes": changes,
+                "dry_run": dry_run,
+            }
+        )
         return
+    verbs = {"create": "created", "update": "updated", "delete": "deleted"}
+    for change in changes:
+        verb = f"would {change['change']}" if dry_run else verbs[change["change"]]
+        fields = f": {', '.join(change['fields'])}" if "fields" in change else ""
+        sys.stdout.write(f"{verb} {change['task']}{fields}\n")
+    counts = {
+        "created": len(plan.created),
+        "updated": len(plan.updated),
+        "unchanged": len(plan.unchanged),
+        "deleted": len(plan.deleted),
+    }
     verb = "would be " if dry_run else ""
-    sys.stdout.write(
-        ", ".join(f"{len(names)} {verb}{kind}" for kind, names in summary.items()) + "\n"
+    sys.stdout.write(", ".join(f"{n} {verb}{kind}" for kind, n in counts.items()) + "\n")
+
+
+def _plan_changes(plan: ApplyPlan) -> list[dict[str, object]]:
+    """Each change of an apply plan, in the order they are printed."""
+    return [
+        *({"change": "create", "task": name} for name in plan.created),
+        *({"change": "update", "task": name, "fields": list(f)} for name, f in plan.updated),
+        *({"change": "delete", "task": name} for name in plan.deleted),
+    ]
+
+
+def _confirm_prune(doomed: list[str]) -> None:
+    """Ask before --prune deletes tasks: on a terminal a question, else --yes is needed."""
+    named = ", ".join(doomed[:10]) + (f" and {len(doomed) - 10} more" if len(doomed) > 10 else "")
+    if not sys.stdin.isatty():
+        raise InvalidInput(
+            f"--prune would delete {len(doomed)} task(s) not in the file and their history "
+            f"({named}); give --yes to delete them (no terminal to ask on), or --dry-run to "
+            "see every change"
+        )
+    # Asked on stderr and read from the terminal: stdout stays for the result (--json).
+    sys.stderr.write(
+        f"--prune deletes {len(doomed)} task(s) not in the file, and their history: "
+        f"{named}. Delete them? [y/N] "
     )
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise OperationFailed("apply --prune not confirmed; nothing changed")
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def export() -> None:
     """Print every task as TOML, in the form 'apply' reads."""
     from tapesched import taskfile
     from tapesched.store import tasks as task_rows
 
-    with open_db() as db, db.read():
+    with open_db(create=False) as db, db.read():
         listed = task_rows.all_tasks(db, order="name")
     sys.stdout.write(taskfile.export(listed))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def metrics(
     textfile: Annotated[
         str | None,
@@ -162,12 +285,14 @@ def metrics(
         ),
     ] = None,
 ) -> None:
-    """Print Prometheus metrics: per-task last/next run times, run counters, running gauge."""
+    """Print Prometheus metrics: per task, run counters that never go down, last and next
+    run times, the last result and exit code, the last backup's size (see METRICS in
+    'man tapesched')."""
     from pathlib import Path
 
     from tapesched import metrics as exporter
 
-    with open_db() as db:
+    with open_db(create=False) as db:
         text = exporter.exposition(db)
     if textfile is None:
         sys.stdout.write(text)
@@ -181,9 +306,20 @@ def metrics(
         raise OperationFailed(f"--textfile: cannot write {target}: {error.strerror}") from None
 
 
-@app.command()
+SHELLS = ("bash", "zsh", "fish")
+
+
+def complete_shell(incomplete: str) -> list[str]:
+    """The shell names, for completing `tapesched completion <Tab>`."""
+    return [shell for shell in SHELLS if shell.startswith(incomplete)]
+
+
+@app.command(cls=HelpCommand)
 def completion(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+    shell: Annotated[
+        str,
+        typer.Argument(metavar="SHELL", help="bash, zsh or fish.", autocompletion=complete_shell),
+    ],
 ) -> None:
     """Print the shell completion script (task names complete from the database).
 
@@ -194,7 +330,7 @@ def completion(
     """
     from typer.completion import get_completion_script
 
-    if shell not in ("bash", "zsh", "fish"):
+    if shell not in SHELLS:
         raise InvalidInput(f"shell: '{shell}' is not supported; expected bash, zsh or fish")
     script = get_completion_script(prog_name="tapesched", complete_var=COMPLETE_VAR, shell=shell)
     if shell == "zsh":

@@ -125,9 +125,38 @@ def successes_before(
 
 
 def status_counts(db: Database) -> dict[int, dict[str, int]]:
-    """How many executions each task has in the history, by status."""
+    """How many executions each task has in the history, by status (cleanup lowers these:
+    they are no run counters; the task row keeps those)."""
     counts: dict[int, dict[str, int]] = {}
     rows = db.rows("SELECT task_id, status, count(*) FROM executions GROUP BY task_id, status")
     for task_id, status, count in rows:
         counts.setdefault(task_id, {})[status] = count
     return counts
+
+
+# The outcomes of a run that ran (or was lost): not `running`, not `skipped`.
+_ENDED = "('success', 'failed', 'cancelled', 'lost')"
+
+
+def last_outcomes(db: Database) -> dict[int, tuple[str, Any]]:
+    """Each task's latest run that ended (success, failed, cancelled or lost), in the
+    history: its status and result."""
+    rows = db.rows(
+        "SELECT task_id, status, result FROM ("
+        "SELECT task_id, status, result, row_number() OVER (PARTITION BY task_id "
+        "ORDER BY completed_at DESC, created_at DESC, execution_id DESC) AS latest "
+        f"FROM executions WHERE status IN {_ENDED}) WHERE latest = 1"
+    )
+    return {task_id: (status, decode_json(result)) for task_id, status, result in rows}
+
+
+def last_backup_results(db: Database) -> dict[int, Any]:
+    """Each backup task's latest successful run's result, in the history."""
+    rows = db.rows(
+        "SELECT task_id, result FROM ("
+        "SELECT e.task_id, e.result, row_number() OVER (PARTITION BY e.task_id "
+        "ORDER BY e.completed_at DESC, e.created_at DESC, e.execution_id DESC) AS latest "
+        "FROM executions e JOIN tasks t ON t.id = e.task_id "
+        "WHERE e.status = 'success' AND t.action_type = 'backup') WHERE latest = 1"
+    )
+    return {task_id: decode_json(result) for task_id, result in rows}

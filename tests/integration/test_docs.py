@@ -138,6 +138,9 @@ def test_man_page_has_the_sections() -> None:
         "SCHEDULES",
         "DST RULE",
         "HOW RUNS HAPPEN",
+        "ACTIONS",
+        "TASK FILES",
+        "METRICS",
         "EXIT STATUS",
         "FILES",
         "ENVIRONMENT",
@@ -146,7 +149,7 @@ def test_man_page_has_the_sections() -> None:
     ]
     plain = unroff(text)
     for needle in [
-        "* * * * * /usr/local/bin/tapesched tick",
+        "* * * * * TAPESCHED_HOME=/var/lib/tapesched /usr/local/bin/tapesched tick",
         "OnCalendar=*-*-* *:*:00",
         "Type=oneshot",
         "TAPESCHED_BUSY_TIMEOUT",
@@ -154,6 +157,155 @@ def test_man_page_has_the_sections() -> None:
         "systemd.timer(5)",
     ]:
         assert needle in plain
+
+
+def test_man_page_never_hyphenates_and_renders_cleanly_at_any_width() -> None:
+    """Hyphenation is off (.nh after .TH), so no word is ever broken: groff marks a
+    hyphenation break with U+2010 in UTF-8 output (a dash written \\- is U+2212)."""
+    if shutil.which("groff") is None:
+        pytest.skip("groff is not installed (apt-get install groff-base); CI installs it")
+    text = MAN.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    assert lines.index(".nh") > next(i for i, line in enumerate(lines) if line.startswith(".TH"))
+    assert not [line for line in lines if line.startswith(".hy")]
+    for width in (40, 52, 66, 80, 100):
+        done = subprocess.run(
+            ["groff", "-man", "-ww", "-Tutf8", f"-rLL={width}n", str(MAN)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0
+        assert "\u2010" not in done.stdout, f"a word is hyphenated at {width} columns"
+        # Below 80 columns only a long name may stick out; nothing else may warn.
+        warnings = [w for w in done.stderr.splitlines() if "can't break line" not in w]
+        assert warnings == [] if width < 80 else done.stderr == ""
+    # ... and the check would see a hyphenation: without .nh there are some.
+    hyphenating = subprocess.run(
+        ["groff", "-man", "-Tutf8", "-rLL=40n"],
+        input=text.replace("\n.nh\n", "\n"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "\u2010" in hyphenating.stdout
+
+
+def section(man_text: str, heading: str) -> str:
+    """The plain text of one .SH section."""
+    match = re.search(
+        rf"^\.SH \"?{re.escape(heading)}\"?\n(.*?)(?=^\.SH )", man_text, flags=re.M | re.S
+    )
+    assert match, f"no {heading} section"
+    return unroff(match.group(1)).replace("\\~", " ")
+
+
+def test_man_page_carries_the_action_config_keys() -> None:
+    from tapesched.actions import ACTION_TYPES, SCHEMAS
+
+    actions = section(MAN.read_text(encoding="utf-8"), "ACTIONS")
+    parts = re.split(r"^\.SS (\S+)\n", actions, flags=re.M)
+    by_action = dict(zip(parts[1::2], parts[2::2], strict=True))
+    assert list(by_action) == list(ACTION_TYPES)
+    for action, schema in SCHEMAS.items():
+        tags = tagged_lines(by_action[action])
+        for key, (_check, form, required) in schema.items():
+            assert (f"{key} (required)" if required else key) in tags, (action, key)
+            assert " ".join(form.split()) in " ".join(by_action[action].split()), (action, key)
+
+
+def test_man_page_carries_the_task_file_fields_and_defaults() -> None:
+    from tapesched.spec import FIELDS, TaskSpec
+    from tapesched.taskfile import REQUIRED
+
+    fields = section(MAN.read_text(encoding="utf-8"), "TASK FILES")
+    assert tagged_lines(fields) == list(FIELDS)
+    items = [item.split("\n", 1) for item in fields.split(".TP\n")[1:]]
+    body = {name: " ".join(text.split(".PP")[0].split()) for name, text in items}
+    spec = TaskSpec.__dataclass_fields__
+    for name in FIELDS:
+        if name in REQUIRED:
+            assert body[name].endswith("Required."), name
+        elif name == "timezone":
+            assert body[name].endswith("Default: the host's zone."), name
+        else:
+            default = spec[name].default
+            shown = {None: "none", True: "true", False: "false"}.get(default, default)
+            shown = f'"{default}"' if isinstance(default, str) else shown
+            assert body[name].endswith(f"Default: {shown}."), (name, body[name])
+
+
+def test_man_page_carries_every_metric() -> None:
+    from tapesched.metrics import FAMILIES
+
+    metrics = section(MAN.read_text(encoding="utf-8"), "METRICS")
+    tags = tagged_lines(metrics)
+    assert tags == [f"{name} ({kind})" for name, (kind, _) in FAMILIES.items()]
+    for _, text in FAMILIES.values():
+        assert " ".join(text.split()) in " ".join(metrics.split())
+
+
+def test_man_page_carries_the_files_and_the_environment() -> None:
+    from tapesched.paths import DB_NAME
+
+    text = MAN.read_text(encoding="utf-8")
+    files = tagged_lines(section(text, "FILES"))
+    for entry in (DB_NAME, "logs/<task>/<id>.log", "locks/", "snapshots/"):
+        assert entry in files
+    environment = section(text, "ENVIRONMENT")
+    documented = set(tagged_lines(environment)) | set(re.findall(r"TAPESCHED_[A-Z_]+", environment))
+    in_code = gen_docs.environment_in_code() - gen_docs.INTERNAL_ENVIRONMENT
+    assert in_code <= documented, f"undocumented: {in_code - documented}"
+    assert {"TAPESCHED_HOME", "TAPESCHED_DB", "NO_COLOR", "XDG_STATE_HOME"} <= documented
+
+
+def test_generation_fails_for_what_the_code_has_and_the_page_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = gen_docs.environment_in_code()
+    monkeypatch.setattr(gen_docs, "environment_in_code", lambda: found | {"TAPESCHED_NEW_KNOB"})
+    with pytest.raises(RuntimeError, match="not described: TAPESCHED_NEW_KNOB"):
+        gen_docs.render_man()
+    monkeypatch.undo()
+    meanings = {k: v for k, v in gen_docs.FIELD_MEANINGS.items() if k != "timeout"}
+    monkeypatch.setattr(gen_docs, "FIELD_MEANINGS", meanings)
+    with pytest.raises(RuntimeError, match="not described: timeout"):
+        gen_docs.render_man()
+
+
+# --- --help never breaks a word ----------------------------------------------------
+
+
+def broken_words(widths: tuple[int, ...]) -> list[tuple[int, str, str]]:
+    """(width, command, word) for each word of a help text that `--help` does not show
+    whole at that width."""
+    group = gen_docs.cli_group()
+    broken = []
+    for width in widths:
+        for name, command in gen_docs.visible_commands(group):
+            context = command.context_class(
+                command, info_name=f"tapesched {name}", terminal_width=width,
+                max_content_width=width,
+            )  # fmt: skip
+            shown = set(command.get_help(context).split())
+            texts = [param.help or "" for param in command.params] + [command.help or ""]
+            broken += [
+                (width, name, word)
+                for text in texts
+                for word in text.split()
+                if word not in shown and word != "\b"
+            ]
+    return broken
+
+
+def test_help_never_breaks_a_word_at_common_widths() -> None:
+    assert broken_words((80, 100, 132)) == []
+
+
+def test_help_never_breaks_a_word_even_in_a_narrow_terminal() -> None:
+    # Every command's class is tapesched.cli.options.HelpCommand, whose wrapper puts a word
+    # longer than the column on a line of its own instead of cutting it.
+    assert broken_words((30, 40, 50, 60)) == []
 
 
 # --- covers every command --------------------------------------------------------
@@ -358,3 +510,86 @@ def test_fish_completion_completes_task_names(home_with_task: Path, shim: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["nightly"]
+
+
+def test_completion_completes_the_shell_names(home_with_task: Path, shim: Path) -> None:
+    env = clean_env(home_with_task, _TAPESCHED_COMPLETE="complete_bash")
+    done = cli(env={**env, "COMP_WORDS": "tapesched completion ", "COMP_CWORD": "2"})
+    assert done.returncode == 0 and done.stdout.split() == ["bash", "zsh", "fish"]
+    done = cli(env={**env, "COMP_WORDS": "tapesched completion z", "COMP_CWORD": "2"})
+    assert done.stdout.split() == ["zsh"]
+    path = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
+    shells = {
+        "bash": (
+            ["bash", "-c"],
+            "source completions/tapesched.bash\n"
+            "COMP_WORDS=(tapesched completion f); COMP_CWORD=2\n"
+            "_tapesched_completion tapesched f completion\n"
+            'printf "%s\\n" "${COMPREPLY[@]}"\n',
+            lambda out: out.split() == ["fish"],
+        ),
+        "zsh": (
+            ["zsh", "-df", "-c"],
+            f"fpath=({COMPLETIONS} $fpath); autoload -Uz compinit && compinit -D -u\n"
+            '_arguments() { print -r -- "$*" }\n'
+            "words=(tapesched completion ''); CURRENT=3\n"
+            "$_comps[tapesched]\n",
+            lambda out: all(f'"{shell}"' in out for shell in ("bash", "zsh", "fish")),
+        ),
+        "fish": (
+            ["fish", "--no-config", "-c"],
+            f"source {COMPLETIONS / 'tapesched.fish'}; complete -C 'tapesched completion '",
+            lambda out: sorted(out.split()) == ["bash", "fish", "zsh"],
+        ),
+    }
+    tried = 0
+    for shell, (argv, script, ok) in shells.items():
+        if shutil.which(shell) is None:
+            continue
+        tried += 1
+        done = subprocess.run(
+            [*argv, script],
+            capture_output=True,
+            text=True,
+            env=clean_env(home_with_task, PATH=path),
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert done.returncode == 0, (shell, done.stderr)
+        assert ok(done.stdout), (shell, done.stdout)
+    if not tried:
+        pytest.skip("none of bash, zsh, fish is installed")
+
+
+def test_every_value_completion_answers(home_with_task: Path) -> None:
+    """Each option or argument that completes values (added by anyone) offers some for an
+    empty word, through the protocol the generated scripts use, without an error."""
+    group = gen_docs.cli_group()
+    seen: set[tuple[str, ...]] = set()
+    asked = 0
+    for name, command in gen_docs.visible_commands(group):
+        positional = [p for p in command.params if p.param_type_name == "argument"]
+        for param in command.params:
+            completes = getattr(param, "_custom_shell_complete", None) is not None or getattr(
+                getattr(param, "type_descriptor", None), "is_choice", False
+            )
+            key = tuple(param.opts) if param.param_type_name == "option" else (param.name,)
+            if not completes or key in seen:
+                continue
+            if param.param_type_name == "argument" and param is not positional[0]:
+                continue
+            seen.add(key)
+            words = f"tapesched {name} " + (
+                f"{param.opts[0]} " if param.param_type_name == "option" else ""
+            )
+            env = clean_env(
+                home_with_task,
+                _TAPESCHED_COMPLETE="complete_bash",
+                COMP_WORDS=words,
+                COMP_CWORD=str(len(words.split())),
+            )
+            done = cli(env=env)
+            asked += 1
+            assert done.returncode == 0 and done.stderr == "", (words, done.stderr)
+            assert done.stdout.split(), f"{words!r} completes nothing"
+    assert asked >= 2  # at least the task names and the shells
