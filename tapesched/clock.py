@@ -47,19 +47,36 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
+# The instants tapesched computes with: far enough from the calendar's ends (years 1 and
+# 9999) that a zone's offset and a schedule's next step stay inside it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def parse_instant(text: str, zone: str, option: str) -> datetime:
     """Given ISO 8601 text ('2026-03-29 02:30', '2026-03-29T02:30:00+02:00', 'now'),
     return an aware datetime; a time without offset is read in `zone`.
-    Raise InvalidInput naming the option."""
+    Raise InvalidInput naming the option for text that is empty, not an instant, or
+    outside the years 1970-9998 (UTC)."""
+    accepted = (
+        "expected ISO 8601 such as '2026-12-25 14:30' or '2026-12-25T14:30:00+01:00', or 'now'"
+    )
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(f"{option}: an empty value is not an instant; {accepted}")
     if text.strip().lower() == "now":
         return utcnow()
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(zone))
+        inside = EARLIEST <= value.astimezone(UTC) <= LATEST
     except ValueError:
+        raise InvalidInput(f"{option}: {text!r} is not an instant; {accepted}") from None
+    except OverflowError:
+        inside = False
+    if not inside:
         raise InvalidInput(
-            f"{option}: '{text}' is not an instant; expected ISO 8601 such as "
-            "'2026-12-25 14:30' or '2026-12-25T14:30:00+01:00'"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(zone))
+            f"{option}: {text!r} is out of range; expected an instant in the years "
+            f"{EARLIEST.year}-{LATEST.year} (UTC)"
+        )
     return value

@@ -15,7 +15,15 @@ import os
 import re
 import sys
 
-from tapesched.errors import TapeschedError
+from tapesched.errors import (
+    EXIT_FAILED,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    TapeschedError,
+    os_error_line,
+    printable,
+    undecodable,
+)
 
 _COUNT = re.compile(r"[1-9][0-9]{0,5}")
 
@@ -41,9 +49,41 @@ def fast_command(argv: list[str], environ: dict[str, str]) -> tuple[str, str | N
     return None
 
 
+def check_arguments(args: list[str]) -> None:
+    """Refuse an argument that is not valid UTF-8 (exit 2), before anything reads it.
+
+    Every name, path, command and reference tapesched takes from the command line may be
+    stored, printed or logged, and all of those are UTF-8; Python hands over bytes that
+    are not UTF-8 as lone surrogates, which fail wherever they land. This is the one
+    place every argument passes through, for the fast path and the full command line.
+    """
+    for index, arg in enumerate(args, start=1):
+        if undecodable(arg):
+            sys.stderr.write(
+                f"tapesched: argument {index} ('{printable(arg)}') is not valid UTF-8; "
+                "names, paths, commands and other text must be UTF-8\n"
+            )
+            sys.exit(EXIT_USAGE)
+
+
+def exit_on_os_error(error: OSError, where: object = None) -> None:
+    """The edge's answer to an OSError nothing below handled: one line naming the path,
+    exit 5 (storage unavailable). A closed standard output (`tapesched list | head -1`)
+    ends the command quietly with exit 1, as the parser does when it sees it first."""
+    if isinstance(error, BrokenPipeError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        sys.exit(EXIT_FAILED)
+    sys.stderr.write(f"tapesched: {printable(os_error_line(error, where))}\n")
+    sys.exit(EXIT_STORAGE)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     args = sys.argv[1:] if argv is None else list(argv)
+    check_arguments(args)
     fast = fast_command(args, dict(os.environ))
     if fast is None:
         from tapesched.cli import main as full
@@ -54,11 +94,23 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sys.exit(_tick(db) if command == "tick" else _run(db, argument))
     except TapeschedError as error:
-        sys.stderr.write(f"tapesched: {error.message}\n")
+        sys.stderr.write(f"tapesched: {printable(error.message)}\n")
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("tapesched: interrupted\n")
         sys.exit(130)
+    except OSError as error:
+        exit_on_os_error(error, _home(db))
+
+
+def _home(db: str | None) -> object:
+    """The state folder, to name in a line about an OSError that names no path."""
+    from tapesched import paths
+
+    try:
+        return paths.resolve(db).home
+    except TapeschedError:
+        return None
 
 
 def _tick(db: str | None) -> int:

@@ -45,6 +45,47 @@ class TapeschedError(Exception):
         return type(self)(self.message, field=where)
 
 
+def undecodable(text: str) -> bool:
+    """Whether `text` cannot be written as UTF-8: it holds a lone surrogate, which is how
+    Python hands over bytes that were not UTF-8 (arguments, the environment and file names
+    are decoded with surrogateescape), or what a JSON escape such as "\\udcff" gives.
+    Such text can be neither stored, nor printed, nor logged."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable(text: str) -> str:
+    """`text` on one line, safe for a message: bytes that were not UTF-8 as \\xNN, other
+    lone surrogates and control characters (a newline, say) escaped as Python writes them."""
+    shown = []
+    for char in text:
+        if char.isprintable():
+            shown.append(char)
+        elif "\udc80" <= char <= "\udcff":  # a byte that was not UTF-8 (surrogateescape)
+            shown.append(f"\\x{ord(char) - 0xDC00:02x}")
+        else:
+            shown.append(char.encode("unicode_escape").decode("ascii"))
+    return "".join(shown)
+
+
+def os_error_line(error: OSError, where: object = None) -> str:
+    """One line for an OSError that reached the edge: '<path>: <reason>' (the path the
+    system names, else `where`, else the reason alone)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    path = error.filename if error.filename is not None else where
+    if path is None:
+        return reason
+    if isinstance(path, bytes):
+        path = path.decode("utf-8", "backslashreplace")
+    elif not isinstance(path, str):
+        path = str(path)
+    second = f" -> {printable(str(error.filename2))}" if error.filename2 is not None else ""
+    return f"{printable(path)}{second}: {reason}"
+
+
 class OperationFailed(TapeschedError):
     exit_code = EXIT_FAILED
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tapesched.errors import StorageUnavailable
+from tapesched.errors import InvalidInput, StorageUnavailable, printable, undecodable
 
 DB_NAME = "tapesched.db"
 
@@ -54,7 +54,8 @@ class StatePaths:
         return self.locks / "tick.lock"
 
     def exec_lock(self, execution_id: str) -> Path:
-        return self.locks / f"exec-{execution_id}.lock"
+        # An id is a UUID; one given to the hidden runner by hand stays inside locks/ too.
+        return self.locks / f"exec-{safe_name(execution_id)}.lock"
 
     def device_lock(self, device: str) -> Path:
         return self.locks / f"device-{safe_name(device)}.lock"
@@ -63,15 +64,23 @@ class StatePaths:
         return self.logs / safe_name(task_name) / f"{execution_id}.log"
 
     def ensure(self) -> None:
-        """Create the state folder and its subfolders with mode 0700."""
-        try:
-            for folder in (self.home, self.logs, self.locks, self.snapshots, self.db.parent):
+        """Create the state folder and its subfolders (mode 0700) and check that each can be
+        written; raise StorageUnavailable naming the folder that cannot (a file where a
+        folder should be, no permission, a read-only file system), before anything is
+        claimed or written there."""
+        for folder in (self.home, self.logs, self.locks, self.snapshots, self.db.parent):
+            try:
                 if not folder.is_dir():
+                    if os.path.lexists(folder):
+                        raise StorageUnavailable(f"{folder}: not a folder; expected one")
                     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as error:
-            raise StorageUnavailable(
-                f"state folder {self.home}: cannot create it ({error.strerror})"
-            ) from None
+            except OSError as error:
+                where = error.filename or folder
+                raise StorageUnavailable(
+                    f"{where}: cannot create the folder ({error.strerror or error})"
+                ) from None
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise StorageUnavailable(f"{folder}: folder cannot be written (permission denied)")
 
 
 def resolve(db: str | None = None, environ: dict[str, str] | None = None) -> StatePaths:
@@ -91,6 +100,12 @@ def resolve(db: str | None = None, environ: dict[str, str] | None = None) -> Sta
     else:
         home = default_home(env).absolute()
     db_path = Path(named).absolute() if named else home / DB_NAME
+    for what, path in (("state folder", home), ("database", db_path)):
+        if undecodable(str(path)):
+            raise InvalidInput(
+                f"{what} {printable(str(path))}: the path is not valid UTF-8; "
+                "give a UTF-8 path (TAPESCHED_HOME, --db or TAPESCHED_DB)"
+            )
     return StatePaths(home=home, db=db_path)
 
 

@@ -7,6 +7,7 @@ message whichever door it came in by. Pure: no database, no clock.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Callable
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from tapesched.actions import validate_action
-from tapesched.errors import InvalidInput
+from tapesched.actions import ACTION_TYPES, validate_action
+from tapesched.errors import InvalidInput, printable, undecodable
 from tapesched.schedule import is_past_once
 from tapesched.schedule_config import Schedule, validate, validate_zone
 
@@ -29,6 +30,18 @@ SCHEDULE_FIELDS = ("schedule_type", "schedule_config", "timezone")
 MISFIRE_POLICIES = ("run_once", "skip")
 NOTIFY_ON = ("failure", "always")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+# Bounds of the number fields: far inside what SQLite and date arithmetic hold, and past
+# any sane setting. A timeout or a grace of ten years means "none" in practice; a runner
+# that waits longer than a day for its drive is stuck (the tick keeps a task queued while
+# its drive is busy, without a runner waiting).
+MAX_TIMEOUT = 10 * 365 * 86400
+MAX_MISFIRE_GRACE = 10 * 365 * 86400
+MAX_DEVICE_WAIT = 86400
+# Lists and tables in a config nest at most this deep (the config itself is the first).
+MAX_DEPTH = 32
+# Whole numbers in a config: what SQLite and most JSON readers hold exactly.
+MAX_INTEGER = 2**63 - 1
 
 
 class _Unset:
@@ -99,6 +112,8 @@ class TaskChanges:
     ping_url: Any = UNSET
     notify_command: Any = UNSET
     notify_on: Any = UNSET
+    # A new time of day for the current schedule, keeping its days (`edit --at 02:00`).
+    schedule_time: Any = UNSET
 
     def given(self, name: str) -> bool:
         return getattr(self, name) is not UNSET
@@ -110,7 +125,7 @@ class TaskChanges:
         )
 
     def schedule_given(self) -> bool:
-        return any(self.given(name) for name in SCHEDULE_FIELDS)
+        return any(self.given(name) for name in (*SCHEDULE_FIELDS, "schedule_time"))
 
     def action_given(self) -> bool:
         return (
@@ -137,8 +152,15 @@ def check_name(value: Any) -> str:
 
 
 def check_description(value: Any) -> str:
+    """One line of text: no newline, tab or other control character (it is shown in
+    tables and on terminals)."""
     if not isinstance(value, str):
         raise InvalidInput(f"{value!r} is not text; expected a string", field="description")
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
+        raise InvalidInput(
+            f"{value!r} holds a control character (a newline, say); expected one line of text",
+            field="description",
+        )
     return value
 
 
@@ -151,9 +173,10 @@ def check_enabled(value: Any) -> bool:
 def check_timeout(value: Any) -> int | None:
     if value is None:
         return None
-    if not _whole(value) or value <= 0:
+    if not _whole(value) or not 0 < value <= MAX_TIMEOUT:
         raise InvalidInput(
-            f"{value!r} is not valid; expected a whole number of seconds above 0",
+            f"{value!r} is not valid; expected a whole number of seconds, "
+            f"1-{MAX_TIMEOUT} (ten years)",
             field="timeout",
         )
     return value
@@ -165,11 +188,11 @@ def check_misfire(value: Any) -> str:
     return value
 
 
-def _seconds_or_more(name: str) -> Callable[[Any], int]:
+def _seconds_up_to(name: str, most: int, words: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if not _whole(value) or value < 0:
+        if not _whole(value) or not 0 <= value <= most:
             raise InvalidInput(
-                f"{value!r} is not valid; expected a whole number of seconds, 0 or more",
+                f"{value!r} is not valid; expected a whole number of seconds, 0-{most} ({words})",
                 field=name,
             )
         return value
@@ -177,8 +200,8 @@ def _seconds_or_more(name: str) -> Callable[[Any], int]:
     return check
 
 
-check_device_wait = _seconds_or_more("device_wait")
-_grace = _seconds_or_more("misfire_grace")
+check_device_wait = _seconds_up_to("device_wait", MAX_DEVICE_WAIT, "a day")
+_grace = _seconds_up_to("misfire_grace", MAX_MISFIRE_GRACE, "ten years")
 
 
 def check_misfire_grace(value: Any) -> int | None:
@@ -186,15 +209,25 @@ def check_misfire_grace(value: Any) -> int | None:
 
 
 def check_ping_url(value: Any) -> str | None:
+    """An absolute http(s) URL with a host, in ASCII without spaces or control characters
+    (what a ping can be sent to; a query string is kept)."""
     if value is None:
         return None
-    if (
-        not isinstance(value, str)
-        or not value.startswith(("http://", "https://"))
-        or len(value) < 10
-    ):
+    from urllib.parse import urlsplit
+
+    valid = isinstance(value, str) and value.isascii() and value.isprintable() and " " not in value
+    if valid:
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            valid = valid and parts.port != 0 and not parts.fragment
+        except ValueError:  # a port that is not a number, a malformed IPv6 address
+            valid = False
+    if not valid:
         raise InvalidInput(
-            f"{value!r} is not valid; expected an http:// or https:// URL", field="ping_url"
+            f"{value!r} is not valid; expected an absolute http:// or https:// URL with a host "
+            "(no spaces), such as https://hc-ping.com/UUID",
+            field="ping_url",
         )
     return value
 
@@ -232,6 +265,57 @@ RULES: dict[str, Callable[[Any], Any]] = {
     "notify_command": check_notify_command,
     "notify_on": check_notify_on,
 }
+
+
+def check_values(changes: TaskChanges) -> None:
+    """What every field must be, whatever its own rule: text that is valid UTF-8 (it is
+    stored, printed and logged), and, in a config, lists and tables at most MAX_DEPTH deep,
+    finite numbers and whole numbers SQLite holds. Checked first, at every door, so that no
+    rule (nor its message) ever handles such a value."""
+    for item in fields(changes):
+        value = getattr(changes, item.name)
+        if value is UNSET:
+            continue
+        if item.name == "action_settings":  # keys of the action config (shorthands)
+            _check_value(value, "action_config", numbers=True)
+            continue
+        _check_value(value, item.name, numbers=item.name == "action_config")
+
+
+def _check_value(value: Any, name: str, numbers: bool = False) -> None:
+    pending = [(value, name, 0)]
+    while pending:
+        item, where, depth = pending.pop()
+        if isinstance(item, str):
+            if undecodable(item):
+                raise InvalidInput(
+                    f"'{printable(item)}' is not valid UTF-8 text; expected UTF-8", field=where
+                )
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise InvalidInput(
+                    f"nested deeper than {MAX_DEPTH} levels; expected at most {MAX_DEPTH} "
+                    "levels of lists and tables",
+                    field=name,
+                )
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if isinstance(key, str) and undecodable(key):
+                        raise InvalidInput(
+                            f"key '{printable(key)}' is not valid UTF-8 text; expected UTF-8",
+                            field=where,
+                        )
+                    pending.append((inner, f"{where}.{printable(str(key))}", depth + 1))
+            else:
+                pending.extend((inner, f"{where}[{index}]", depth + 1)
+                               for index, inner in enumerate(item))  # fmt: skip
+        elif numbers and isinstance(item, float) and not math.isfinite(item):
+            raise InvalidInput(f"{item!r} is not valid; expected a finite number", field=where)
+        elif numbers and _whole(item) and abs(item) > MAX_INTEGER:
+            raise InvalidInput(
+                f"{item!r} is too large; expected a whole number of at most {MAX_INTEGER}",
+                field=where,
+            )
 
 
 # --------------------------------------------------------------------------- schedule, action
@@ -281,6 +365,10 @@ def resolve_action(
             "--command '...' or --source PATH --device DIR",
             field="action",
         )
+    if not isinstance(kind, str):
+        raise InvalidInput(
+            f"{kind!r} is unknown; expected one of {', '.join(ACTION_TYPES)}", field="action_type"
+        )
     if config is not UNSET and not isinstance(config, dict):
         raise InvalidInput(f"{config!r} is not a table; expected one", field="action_config")
     merged = {**(config if config is not UNSET else {}), **settings}
@@ -313,6 +401,7 @@ def new_spec(
     """Given what a door says about a new task, return its validated spec and the warnings
     (paths that do not exist yet); raise InvalidInput naming the first bad field. Given
     `now`, a once schedule in the past is refused here already (see check_start)."""
+    check_values(changes)
     if not changes.given("task_name"):
         raise InvalidInput("required", field="task_name")
     zone = changes.timezone if changes.given("timezone") and changes.timezone else host_zone
@@ -329,13 +418,28 @@ def new_spec(
     return spec, warnings
 
 
+def at_time(schedule: Schedule, time: str) -> Schedule:
+    """The schedule with a new time of day and the same days; raise InvalidInput for a
+    schedule that has no time of day (once, interval, cron)."""
+    if "time" not in schedule.config:
+        raise InvalidInput(
+            f"a {schedule.type} schedule has no time of day to change; give a whole new "
+            "schedule (--daily, --weekly ... --at, --cron, --every, --once)",
+            field="--at",
+        )
+    return Schedule(schedule.type, {**schedule.config, "time": time}, schedule.zone)
+
+
 def changed_spec(current: TaskSpec, changes: TaskChanges) -> tuple[TaskSpec, list[str]]:
     """Given a task's spec and changes to it, return the new validated spec and warnings."""
+    check_values(changes)
     values = {name: RULES[name](getattr(changes, name)) for name in RULES if changes.given(name)}
     schedule = current.schedule
+    if changes.given("schedule_time"):
+        schedule = at_time(schedule, changes.schedule_time)
     if changes.schedule_given():
         schedule = resolve_schedule(
-            changes.schedule_type, changes.schedule_config, changes.timezone, current.schedule
+            changes.schedule_type, changes.schedule_config, changes.timezone, schedule
         )
     action_type, config, warnings = current.action_type, current.action_config, []
     if changes.action_given():

@@ -11,8 +11,8 @@ import json
 import tomllib
 from typing import Any
 
-from tapesched.errors import InvalidInput
-from tapesched.spec import FIELDS, TaskSpec, changes_from, new_spec
+from tapesched.errors import InvalidInput, printable
+from tapesched.spec import FIELDS, MAX_DEPTH, TaskSpec, changes_from, new_spec
 
 REQUIRED = ("task_name", "schedule_type", "schedule_config", "action_type", "action_config")
 
@@ -26,20 +26,38 @@ def parse(text: str, source: str, host_zone: str) -> list[TaskSpec]:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput(f"{source}: not valid TOML ({error})") from None
+    except RecursionError:
+        raise InvalidInput(
+            f"{source}: arrays or tables nested too deeply to read; expected at most "
+            f"{MAX_DEPTH} levels"
+        ) from None
+    except ValueError as error:  # a whole number of thousands of digits, say
+        raise InvalidInput(f"{source}: not valid TOML ({_first_line(error)})") from None
     extra = set(document) - {"task"}
     if extra:
         raise InvalidInput(
             f"{source}: unknown top-level key {sorted(extra)[0]!r}; expected [[task]]"
         )
     entries = document.get("task", [])
+    if isinstance(entries, dict):
+        raise InvalidInput(
+            f"{source}: 'task' is a single table ([task]); expected an array of tables: "
+            "write [[task]] before each task"
+        )
     if not isinstance(entries, list):
-        raise InvalidInput(f"{source}: 'task' must be an array of tables ([[task]])")
+        raise InvalidInput(
+            f"{source}: 'task' is {_kind(entries)}; expected an array of tables ([[task]])"
+        )
     seen: set[str] = set()
     specs = []
     for index, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
-            raise InvalidInput(f"{source}: task #{index} is not a table; expected [[task]]")
-        where = f"{source}: task {entry.get('task_name', f'#{index}')!s}"
+            raise InvalidInput(
+                f"{source}: task #{index} is {_kind(entry)}, not a table; expected [[task]]"
+            )
+        name = entry.get("task_name")
+        shown = printable(name) if isinstance(name, str) and name.strip() else f"#{index}"
+        where = f"{source}: task {shown}"
         try:
             spec = _spec(entry, host_zone)
         except InvalidInput as error:
@@ -49,6 +67,19 @@ def parse(text: str, source: str, host_zone: str) -> list[TaskSpec]:
         seen.add(spec.task_name)
         specs.append(spec)
     return specs
+
+
+def _kind(value: Any) -> str:
+    """What a TOML value is, in words."""
+    kinds = {bool: "true or false", int: "a number", float: "a number", str: "a string"}
+    for kind, words in kinds.items():
+        if isinstance(value, kind):
+            return words
+    return "an array" if isinstance(value, list) else "a date or time"
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _spec(entry: dict[str, Any], host_zone: str) -> TaskSpec:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tapesched import lifecycle
-from tapesched.errors import InvalidInput
+from tapesched.errors import Conflict, InvalidInput
 from tapesched.schedule import is_past_once, next_run
 from tapesched.spec import (
     SCHEDULE_FIELDS,
@@ -153,8 +153,81 @@ def change_task(
     with db.write():
         task = task_rows.find(db, ref)
         spec, warnings = changed_spec(spec_of(task), changes)
+        recoveries = [
+            (other.task_name, other.id, other.action_config.get("from_task"))
+            for other in task_rows.all_tasks(db, action_type="recovery")
+            if other.id != task.id
+        ]
+        check_readers(task, spec, recoveries)
         task_rows.update(db, task.id, row_changes(task, spec, now, force))
+        if spec.task_name != task.task_name:
+            warnings += _follow_rename(db, task, spec.task_name, now)
         return task_rows.get(db, task.id), warnings
+
+
+def _reads_from(reference: Any, task: TaskRecord) -> bool:
+    """Whether a recovery's from_task (a name, an id, or an id as text) names `task`."""
+    if isinstance(reference, bool):
+        return False
+    if isinstance(reference, int):
+        return reference == task.id
+    if isinstance(reference, str):
+        return reference == task.task_name or (
+            reference.isdigit() and len(reference) < 19 and int(reference) == task.id
+        )
+    return False
+
+
+def check_readers(
+    task: TaskRecord, spec: TaskSpec, recoveries: list[tuple[str, int | None, Any]]
+) -> None:
+    """Refuse (Conflict) a change that would have recovery tasks restore something else:
+    a backup task that a recovery task reads from (`from_task`, by name or id) may not stop
+    being a backup or change its chain (its sources or its device). Its level, compression,
+    excludes and block size may change: the recoveries restore the same chain. `recoveries`
+    are (name, id, from_task) of the recovery tasks as they will be."""
+    if task.action_type != "backup":
+        return
+    from tapesched.actions.backup import task_chain
+
+    if spec.action_type == "backup" and task_chain(spec.action_config) == task_chain(
+        task.action_config
+    ):
+        return
+    readers = sorted(
+        name for name, other_id, reference in recoveries
+        if other_id != task.id and name != task.task_name and _reads_from(reference, task)
+    )  # fmt: skip
+    if not readers:
+        return
+    one = len(readers) == 1
+    who = f"recovery task{'' if one else 's'} {', '.join(readers)}"
+    them = "it" if one else "them"
+    if spec.action_type != "backup":
+        change, outcome = "its action type", f"leave {them} no backup to restore"
+    else:
+        change, outcome = "its sources or device", f"make {them} restore another chain"
+    raise Conflict(
+        f"{who} read{'s' if one else ''} from {task.task_name} (from_task); changing {change} "
+        f"would {outcome}; point {them} at another backup task first, or add a new backup task",
+        field="action",
+    )
+
+
+def _follow_rename(db: Database, task: TaskRecord, new_name: str, now: datetime) -> list[str]:
+    """Recovery tasks that name a renamed backup task by its name follow it to the new name
+    (those naming it by id need nothing); return a warning line for each."""
+    warnings = []
+    for other in task_rows.all_tasks(db, action_type="recovery"):
+        reference = other.action_config.get("from_task")
+        if isinstance(reference, str) and reference == task.task_name and other.id != task.id:
+            config = {**other.action_config, "from_task": new_name}
+            task_rows.update(db, other.id, {"action_config": config, "updated_at": now})
+            warnings.append(
+                f"recovery task {other.task_name} now reads from {new_name} "
+                f"(its from_task was {task.task_name})"
+            )
+    return warnings
 
 
 def set_enabled(db: Database, ref: str, enabled: bool, now: datetime) -> TaskRecord:
@@ -222,6 +295,7 @@ def apply_specs(
     plan = ApplyPlan()
     with db.write():
         existing = {task.task_name: task for task in task_rows.all_tasks(db)}
+        old_tasks = dict(existing)
         rows: list[dict[str, Any]] = []
         updates: list[tuple[int, dict[str, Any]]] = []
         for spec in specs:
@@ -243,6 +317,7 @@ def apply_specs(
                 plan.unchanged.append(spec.task_name)
         doomed_tasks = sorted(existing.values(), key=lambda task: task.task_name) if prune else []
         plan.deleted = [task.task_name for task in doomed_tasks]
+        _check_apply_readers(specs, existing if not prune else {}, old_tasks, source)
         if dry_run:
             return plan
         task_rows.insert_many(db, rows)
@@ -251,3 +326,32 @@ def apply_specs(
         for task in doomed_tasks:
             task_rows.delete(db, task.id)
     return plan
+
+
+def _check_apply_readers(
+    specs: list[TaskSpec],
+    kept: dict[str, TaskRecord],
+    old_tasks: dict[str, TaskRecord],
+    source: str,
+) -> None:
+    """check_readers for every task a file changes, against the recovery tasks as they
+    will be after the file is applied (those in the file, and those it keeps)."""
+    recoveries: list[tuple[str, int | None, Any]] = [
+        (spec.task_name, None, spec.action_config.get("from_task"))
+        for spec in specs
+        if spec.action_type == "recovery"
+    ]
+    recoveries += [
+        (task.task_name, task.id, task.action_config.get("from_task"))
+        for task in kept.values()
+        if task.action_type == "recovery"
+    ]
+    for spec in specs:
+        task = old_tasks.get(spec.task_name)
+        if task is None:
+            continue
+        try:
+            check_readers(task, spec, recoveries)
+        except Conflict as error:
+            where = f"{source}: task {spec.task_name}" if source else f"task {spec.task_name}"
+            raise error.within(where) from None

@@ -20,8 +20,9 @@ import typer
 
 from tapesched.cli import admin, runs, tasks, views  # noqa: F401 - each registers its commands
 from tapesched.cli.admin import COMPLETE_VAR
-from tapesched.cli.common import app
-from tapesched.errors import EXIT_USAGE, TapeschedError
+from tapesched.cli.common import app, state_paths
+from tapesched.entry import check_arguments, exit_on_os_error
+from tapesched.errors import EXIT_USAGE, TapeschedError, printable
 
 __all__ = ["app", "main"]
 
@@ -36,15 +37,22 @@ app.registered_commands.sort(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The whole command line: one line on stderr and a documented exit code for any error."""
+    """The whole command line: one line on stderr and a documented exit code for any error
+    (control characters in a message, from a name or a file given, are escaped).
+
+    An OSError that no command turned into its own message (an unwritable state folder, a
+    file where a folder should be, a full disk) ends here as one line naming the path,
+    exit 5."""
+    check_arguments(sys.argv[1:] if argv is None else argv)
     if os.environ.get(COMPLETE_VAR):
         from typer.completion import completion_init
 
         completion_init()
     try:
         code = app(args=argv, prog_name="tapesched", standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe ends here (exit 1), not in a complaint at exit
     except TapeschedError as error:
-        sys.stderr.write(f"tapesched: {error.message}\n")
+        sys.stderr.write(f"tapesched: {printable(error.message)}\n")
         sys.exit(error.exit_code)
     except typer.TyperException as error:  # usage errors from the parser
         if type(error).__name__ == "NoArgsIsHelpError":  # bare `tapesched`: the help
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(EXIT_USAGE)
         context = getattr(error, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
-        sys.stderr.write(f"tapesched: {error.format_message()}{hint}\n")
+        sys.stderr.write(f"tapesched: {printable(error.format_message())}{hint}\n")
         sys.exit(EXIT_USAGE if error.exit_code == 2 else error.exit_code)
     except typer.Abort:
         sys.stderr.write("tapesched: aborted\n")
@@ -60,4 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("tapesched: interrupted\n")
         sys.exit(130)
+    except OSError as error:
+        exit_on_os_error(error, _home())
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _home() -> object:
+    """The state folder, to name in a line about an OSError that names no path."""
+    try:
+        return state_paths().home
+    except TapeschedError:
+        return None

@@ -9,9 +9,12 @@ naive UTC text with microseconds, JSON as text, booleans as 0/1.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -19,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tapesched.errors import StorageUnavailable
+from tapesched.errors import InvalidInput, StorageUnavailable, printable, undecodable
 from tapesched.paths import StatePaths
 
 SCHEMA_VERSION = 1
@@ -160,6 +163,29 @@ class Table:
 
 # --------------------------------------------------------------------------- the database
 
+SQLITE_INTEGER_MAX = 2**63 - 1
+
+
+def _storable(params: Any) -> Any:
+    """Parameters with text that is not UTF-8 escaped (\\xNN). The doors refuse such text
+    in what an operator gives; this keeps what tapesched records about the world (a tar
+    message naming a file whose name is not UTF-8, say) from failing the write."""
+    if isinstance(params, dict):
+        return {key: _storable(value) for key, value in params.items()}
+    if isinstance(params, list | tuple):
+        return type(params)(_storable(value) for value in params)
+    if isinstance(params, str) and undecodable(params):
+        return "".join(printable(char) if "\ud800" <= char <= "\udfff" else char for char in params)
+    return params
+
+
+def _too_large() -> InvalidInput:
+    """A number past SQLite's integers: the rules bound what a task holds, so this is a
+    number given to a query (an offset, an id) beyond any row."""
+    return InvalidInput(
+        f"a number is too large; the database holds whole numbers up to {SQLITE_INTEGER_MAX}"
+    )
+
 
 class Database:
     """An open catalog: plain SQL over one connection.
@@ -198,32 +224,45 @@ class Database:
         self._mode = mode
         try:
             yield
+            self.execute("COMMIT")
         except BaseException:
-            self._mode = None
-            try:
-                self.connection.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the connection's own failure is what is being raised
+            # Whatever failed (the work, or COMMIT itself: a lock held past the busy
+            # timeout), the transaction is closed, so that a retry can begin a new one.
+            if self.connection.in_transaction:
+                try:
+                    self.connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the connection's own failure is what is being raised
             raise
-        self._mode = None
-        self.execute("COMMIT")
+        finally:
+            self._mode = None
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement; raise StorageUnavailable for a database failure."""
         try:
-            return self.connection.execute(sql, params)
+            try:
+                return self.connection.execute(sql, params)
+            except UnicodeEncodeError:
+                return self.connection.execute(sql, _storable(params))
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
             raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+        except OverflowError:
+            raise _too_large() from None
 
     def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         try:
-            self.connection.executemany(sql, rows)
+            try:
+                self.connection.executemany(sql, rows)
+            except UnicodeEncodeError:
+                self.connection.executemany(sql, [_storable(row) for row in rows])
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
             raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+        except OverflowError:
+            raise _too_large() from None
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         cursor = self.execute(sql, params)
@@ -251,10 +290,15 @@ class Database:
 
 
 def connect(path: Path) -> Database:
-    """Open the SQLite file at `path` (it must exist) with tapesched's settings."""
+    """Open the SQLite file at `path` with tapesched's settings. It must exist: the file
+    is opened read-write (read-only where the system refuses writing), never created."""
     try:
         connection = sqlite3.connect(
-            str(path), timeout=busy_timeout(), isolation_level=None, check_same_thread=False
+            _uri(path),
+            uri=True,
+            timeout=busy_timeout(),
+            isolation_level=None,
+            check_same_thread=False,
         )
         configure_sqlite(connection)
     except sqlite3.Error as error:
@@ -262,26 +306,50 @@ def connect(path: Path) -> Database:
     return Database(connection, path)
 
 
+def _uri(path: Path) -> str:
+    """An SQLite URI that opens the file at `path` and never creates one (mode=rw)."""
+    escaped = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file://{escaped}?mode=rw"
+
+
 def open_database(paths: StatePaths, create: bool = True) -> Database:
     """Open the catalog of a state folder, checked at SCHEMA_VERSION.
 
-    With `create`, the state folders are made (0700) and a missing database or
-    schema is created; without it, a missing database file is refused with a
-    line that says to run `tapesched init` (exit 5).
+    With `create`, the state folders are made (0700) and a missing database is created,
+    whole: its schema is written in a temporary file beside it, which is then linked into
+    place only if there is still no database there, so no process ever sees a half-made
+    one (eight ticks starting at once on a new folder all open the same complete file).
+    Without `create`, nothing is made: a missing database is refused with a line naming
+    where it was looked for and saying to run `tapesched init` (exit 5). A file that is
+    empty, not SQLite, or SQLite without tapesched's schema is refused as corrupt (exit
+    5) and left as it is, never initialised over.
     """
     if create:
         paths.ensure()
-    elif not paths.db.exists():
-        raise StorageUnavailable(f"database {paths.db} does not exist; run 'tapesched init'")
-    fresh = not paths.db.exists()
-    if fresh:
-        _create_schema(paths.db)
+        if _stat(paths.db) is None:
+            _create(paths.db)
+    elif _stat(paths.db) is None:
+        raise StorageUnavailable(
+            f"database {paths.db} does not exist; run 'tapesched init' to create it "
+            "(or give --db / TAPESCHED_DB)"
+        )
+    found = _stat(paths.db)
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        raise StorageUnavailable(f"database {paths.db} is not a file")
+    if found is not None and found.st_size == 0:
+        raise StorageUnavailable(
+            f"database {paths.db} is empty (0 bytes): corrupt or not a tapesched database; "
+            "move it away, then run 'tapesched init'"
+        )
     database = connect(paths.db)
     try:
         version = schema_version(database)
         if version is None:
-            _create_schema(paths.db)
-        elif version != str(SCHEMA_VERSION):
+            raise StorageUnavailable(
+                f"database {paths.db} is corrupt or not a tapesched database "
+                "(it has no tapesched schema)"
+            )
+        if version != str(SCHEMA_VERSION):
             raise StorageUnavailable(
                 f"database {paths.db} has schema version {version}; this tapesched "
                 f"knows version {SCHEMA_VERSION}"
@@ -293,10 +361,53 @@ def open_database(paths: StatePaths, create: bool = True) -> Database:
     return database
 
 
-def _create_schema(path: Path) -> None:
+def _stat(path: Path) -> os.stat_result | None:
+    """The file's status, None if there is none; a folder that cannot be searched is
+    StorageUnavailable naming the database."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise StorageUnavailable(f"database {path}: {error.strerror}") from None
+
+
+# Where a file system has no hard links, a new database is renamed into place instead.
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS}
+
+
+def _create(db: Path) -> None:
+    """Create the database at `db` whole, unless another process does so first."""
+    temporary = db.with_name(f".{db.name}.{os.getpid()}-{os.urandom(4).hex()}.new")
+    try:
+        _create_schema(temporary, db)
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, db)  # atomic, and never replaces a database made meanwhile
+        except FileExistsError:
+            pass  # another process made it first; it is just as complete
+        except OSError as error:
+            if error.errno not in _NO_LINKS:
+                raise
+            if _stat(db) is None:
+                os.rename(temporary, db)
+    except OSError as error:
+        raise StorageUnavailable(
+            f"database {db}: cannot create it ({error.strerror or error})"
+        ) from None
+    finally:
+        for leftover in (temporary, *(Path(f"{temporary}{end}") for end in _SIDE_FILES)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def _create_schema(path: Path, shown: Path) -> None:
     from tapesched.store import schema  # SQLAlchemy: only when a database is new
 
-    schema.create(path)
+    schema.create(path, shown)
 
 
 def schema_version(database: Database) -> str | None:

@@ -45,6 +45,26 @@ CASES = [
     ("past once", ["--schedule-type", "once", "--schedule-config",
                    '{"datetime": "2020-01-01 00:00"}'],
      {"schedule_type": "once", "schedule_config": {"datetime": "2020-01-01 00:00"}}),
+    # Numbers past what SQLite and date arithmetic hold, text and nesting no rule could store.
+    ("huge timeout", ["--timeout", "99999999999999999999"], {"timeout": 99999999999999999999}),
+    ("timeout past ten years", ["--timeout", "315360001"], {"timeout": 315360001}),
+    ("huge grace", ["--misfire-grace", str(2**63)], {"misfire_grace": 2**63}),
+    ("device wait past a day", ["--device-wait", "86401"], {"device_wait": 86401}),
+    ("huge device wait", ["--device-wait", str(10**30)], {"device_wait": 10**30}),
+    ("ping url with a space", ["--ping-url", "https://hc ping.com/x"],
+     {"ping_url": "https://hc ping.com/x"}),
+    ("ping url without a host", ["--ping-url", "https:///x"], {"ping_url": "https:///x"}),
+    ("description of two lines", ["--description", "two\nlines"],
+     {"description": "two\nlines"}),
+    ("deep action config", ["--action", "custom", "--action-config",
+                            '{"command": ' + "[" * 40 + '"x"' + "]" * 40 + "}"],
+     {"action_config": {"command": json.loads("[" * 40 + '"x"' + "]" * 40)}}),
+    ("infinite number", ["--action", "health_check", "--action-config",
+                         '{"min_free_mb": Infinity}'],
+     {"action_type": "health_check", "action_config": {"min_free_mb": float("inf")}}),
+    ("huge number in a config", ["--action", "health_check", "--action-config",
+                                 '{"min_free_mb": 9223372036854775808}'],
+     {"action_type": "health_check", "action_config": {"min_free_mb": 2**63}}),
 ]  # fmt: skip
 
 
@@ -54,6 +74,8 @@ def toml(fields: dict) -> str:
     def value(item: object) -> str:
         if isinstance(item, dict):
             return "{ " + ", ".join(f"{key} = {value(inner)}" for key, inner in item.items()) + " }"
+        if isinstance(item, float):
+            return repr(item)  # inf, nan: TOML's spelling, not JSON's
         return json.dumps(item)
 
     return "[[task]]\n" + "".join(f"{key} = {value(item)}\n" for key, item in fields.items())

@@ -149,3 +149,63 @@ def test_both_paths_do_the_same(tmp_path: Path) -> None:
         ("a-due", "catch_up", "success"),
         ("b-missed", "catch_up", "skipped"),
     ]
+
+
+# --------------------------------------------------------------------------- hostile arguments
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--db", "/srv/\udcff/t.db", "tick"],
+        ["--db=/srv/caf\udce9.db", "tick"],
+        ["_run", "abc\udcff"],
+        ["tick", "--now", "2030-01-01\udcff"],
+        ["add", "x", "--description", "\udcff", "--daily", "02:00", "--command", "true"],
+        ["show", "\udc80"],
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_refused_before_any_path(sh, run_cli, home, args):
+    """Bytes that are not UTF-8 arrive as lone surrogates; whichever path the arguments take
+    (cron's fast path or the full command line), one line, exit 2, nothing created."""
+    index = next(number for number, arg in enumerate(args, start=1) if "\udc00" <= max(arg))
+    from tapesched.errors import printable
+
+    expected = (
+        f"tapesched: argument {index} ('{printable(args[index - 1])}') is not valid UTF-8; "
+        "names, paths, commands and other text must be UTF-8\n"
+    )
+    for result in (run_cli(*args), sh(*args)):
+        assert (result.code, result.err, result.out) == (2, expected, "")
+    assert not home.exists()
+
+
+def test_a_state_folder_that_is_not_utf8_is_refused(sh, home, tmp_path):
+    for env in ({"TAPESCHED_HOME": f"{tmp_path}/st\udcffate"},
+                {"TAPESCHED_HOME": "", "TAPESCHED_DB": f"{tmp_path}/t\udcff.db"}):  # fmt: skip
+        for args in (["tick"], ["list"], ["init"]):
+            result = sh(*args, env=env)
+            assert result.code == 2, (args, result)
+            assert result.err.count("\n") == 1 and "is not valid UTF-8" in result.err
+            assert result.err.startswith("tapesched: ")
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_a_zero_length_database_stops_the_fast_tick(sh, home):
+    home.mkdir(parents=True)
+    (home / "tapesched.db").touch()
+    code, err, loaded = probe(home, "tick")
+    assert code == 5 and loaded == []
+    assert err == (
+        f"tapesched: database {home / 'tapesched.db'} is empty (0 bytes): corrupt or not a "
+        "tapesched database; move it away, then run 'tapesched init'\n"
+    )
+    assert (home / "tapesched.db").read_bytes() == b""
+
+
+def test_an_os_error_in_the_fast_path_is_one_line_exit_5(home):
+    """A locks folder cron's tick cannot use: one line naming it, exit 5, no traceback."""
+    home.mkdir(parents=True)
+    (home / "locks").write_text("a file")
+    code, err, _ = probe(home, "tick")
+    assert (code, err) == (5, f"tapesched: {home / 'locks'}: not a folder; expected one\n")

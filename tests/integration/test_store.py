@@ -8,7 +8,10 @@ errors behave as the commands rely on.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -184,9 +187,224 @@ def test_a_locked_database_is_one_line_exit_5(paths: StatePaths, monkeypatch) ->
     assert "is locked by another process (waited 0.2s)" in caught.value.message
 
 
+def test_a_commit_that_fails_closes_its_transaction(paths: StatePaths) -> None:
+    """A failed COMMIT (here a deferred foreign key; in life, a lock held past the busy
+    timeout) leaves no transaction open: the next one begins normally."""
+    with open_database(paths) as db:
+        with pytest.raises(sqlite3.IntegrityError), db.write():
+            db.execute("PRAGMA defer_foreign_keys = ON")
+            executions.insert(db, {"execution_id": "orphan", "task_id": 42, "created_at": T0})
+        assert not db.connection.in_transaction
+        with db.write():
+            db.execute("INSERT INTO meta (key, value) VALUES ('after', 'ok')")
+        with db.read():
+            assert get_meta(db, "after") == "ok"
+            assert executions.get(db, "orphan") is None
+
+
 def test_a_corrupt_file_is_refused_and_left_alone(paths: StatePaths) -> None:
     paths.home.mkdir(parents=True)
     paths.db.write_bytes(b"not a database" * 100)
     with pytest.raises(StorageUnavailable, match="corrupt or not a tapesched database"):
         open_database(paths)
     assert paths.db.read_bytes() == b"not a database" * 100
+
+
+# --------------------------------------------------------------------------- the database file
+
+
+def test_a_zero_length_file_is_corrupt_and_never_initialised(paths: StatePaths) -> None:
+    paths.home.mkdir(parents=True)
+    paths.db.touch()
+    for create in (True, False):
+        with pytest.raises(StorageUnavailable) as caught:
+            open_database(paths, create=create)
+        assert caught.value.exit_code == 5
+        assert caught.value.message == (
+            f"database {paths.db} is empty (0 bytes): corrupt or not a tapesched database; "
+            "move it away, then run 'tapesched init'"
+        )
+        assert paths.db.read_bytes() == b""
+    assert sorted(path.name for path in paths.home.iterdir()) == [
+        "locks",
+        "logs",
+        "snapshots",
+        "tapesched.db",
+    ]
+
+
+def test_an_sqlite_file_without_our_schema_is_refused_not_initialised(paths: StatePaths) -> None:
+    paths.home.mkdir(parents=True)
+    other = sqlite3.connect(paths.db)
+    other.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    other.commit()
+    other.close()
+    with pytest.raises(StorageUnavailable, match="corrupt or not a tapesched database"):
+        open_database(paths)
+    check = sqlite3.connect(paths.db)
+    tables = [row[0] for row in check.execute("SELECT name FROM sqlite_master")]
+    check.close()
+    assert tables == ["invoices"]
+
+
+def test_a_folder_where_the_database_should_be(paths: StatePaths) -> None:
+    paths.db.mkdir(parents=True)
+    for create in (True, False):
+        with pytest.raises(StorageUnavailable, match=f"^database {paths.db} is not a file$"):
+            open_database(paths, create=create)
+
+
+def test_without_create_nothing_is_made(tmp_path: Path) -> None:
+    paths = StatePaths(home=tmp_path / "none", db=tmp_path / "none" / "tapesched.db")
+    with pytest.raises(StorageUnavailable) as caught:
+        open_database(paths, create=False)
+    assert caught.value.message.startswith(f"database {paths.db} does not exist; run 'tapesched")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_database_appears_whole(paths: StatePaths, monkeypatch) -> None:
+    """The schema is written elsewhere in the same folder; the database's own name only ever
+    names a complete database, and nothing is left behind."""
+    from tapesched.store import schema
+
+    written = []
+    real = schema.create
+
+    def watched(path: Path, shown: Path | None = None) -> None:
+        assert not paths.db.exists()
+        assert path.parent == paths.db.parent and path != paths.db
+        real(path, shown)
+        assert not paths.db.exists()
+        written.append(path)
+
+    monkeypatch.setattr(schema, "create", watched)
+    with open_database(paths) as db:
+        assert schema_version(db) == str(SCHEMA_VERSION)
+    assert len(written) == 1 and not written[0].exists()
+    assert [path.name for path in paths.home.glob(".*")] == []
+    assert oct(paths.db.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_database_made_by_another_process_meanwhile_is_kept(paths: StatePaths, monkeypatch):
+    """Two creators: the one that links second uses the first one's database."""
+    from tapesched.store import schema
+
+    real = schema.create
+    raced = []
+
+    def racing(path: Path, shown: Path | None = None) -> None:
+        real(path, shown)
+        if not raced:  # the other creator wins the race and writes in its database at once
+            raced.append(path)
+            with open_database(paths) as other, other.write():
+                other.execute("INSERT INTO meta (key, value) VALUES ('winner', 'other')")
+
+    monkeypatch.setattr(schema, "create", racing)
+    with open_database(paths) as db, db.read():
+        assert get_meta(db, "winner") == "other"
+    assert [path.name for path in paths.home.glob(".*")] == []
+
+
+def test_eight_creators_at_once_share_one_whole_database(tmp_path: Path) -> None:
+    """Eight processes open a new state folder at once (as eight ticks or commands on a new
+    folder would); whenever the database's name exists, it is a complete database."""
+    home = tmp_path / "new"
+    go = tmp_path / "go"
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from tapesched.paths import StatePaths\n"
+        "from tapesched.store.db import open_database, set_meta\n"
+        "home, go, me = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]\n"
+        "while not go.exists():\n"
+        "    pass\n"
+        "with open_database(StatePaths(home, home / 'tapesched.db')) as db, db.write():\n"
+        "    set_meta(db, 'creator-' + me, me)\n"
+    )
+    creators = [
+        subprocess.Popen([sys.executable, "-c", script, str(home), str(go), str(index)])
+        for index in range(8)
+    ]
+    go.touch()
+    seen = 0
+    while any(creator.poll() is None for creator in creators):
+        db = home / "tapesched.db"
+        if db.exists():
+            assert db.read_bytes()[:16] == b"SQLite format 3\x00"
+            check = sqlite3.connect(db)
+            try:
+                version = check.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'"
+                ).fetchone()
+            finally:
+                check.close()
+            assert version == (str(SCHEMA_VERSION),)
+            seen += 1
+    assert [creator.wait() for creator in creators] == [0] * 8
+    with open_database(StatePaths(home, home / "tapesched.db"), create=False) as db, db.read():
+        assert [get_meta(db, f"creator-{index}") for index in range(8)] == [
+            str(index) for index in range(8)
+        ]
+    assert [path.name for path in home.glob(".*")] == []
+
+
+@pytest.mark.parametrize("name", ["with space", "what?", "hash#tag", "100%", "new\nline", "ü"])
+def test_any_folder_name_holds_a_database(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / name
+    paths = StatePaths(home=folder, db=folder / "tapesched.db")
+    open_database(paths).close()
+    with open_database(paths, create=False) as db:
+        assert schema_version(db) == str(SCHEMA_VERSION)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]
+
+
+def test_a_number_past_sqlite_is_invalid_input_and_text_not_utf8_is_stored_escaped(
+    paths: StatePaths,
+) -> None:
+    from tapesched.errors import InvalidInput
+
+    with open_database(paths) as db:
+        with pytest.raises(InvalidInput, match="too large"), db.read():
+            db.rows("SELECT 1 LIMIT :n", {"n": 2**63})
+        with db.write():
+            db.execute("INSERT INTO meta (key, value) VALUES (:key, :value)",
+                       {"key": "note", "value": "tar: /data/caf\udce9: changed"})  # fmt: skip
+            db.execute_many("INSERT INTO meta (key, value) VALUES (:key, :value)",
+                            [{"key": "n2", "value": "\ud800"}])  # fmt: skip
+        with db.read():
+            assert get_meta(db, "note") == "tar: /data/caf\\xe9: changed"
+            assert get_meta(db, "n2") == "\\ud800"
+
+
+def test_the_state_folders_are_checked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "logs").write_text("a file where a folder should be")
+    paths = StatePaths(home=home, db=home / "tapesched.db")
+    with pytest.raises(StorageUnavailable, match=f"^{home / 'logs'}: not a folder; expected one$"):
+        open_database(paths)
+    assert not paths.db.exists()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    nested = StatePaths(home=blocker / "home", db=blocker / "home" / "tapesched.db")
+    with pytest.raises(StorageUnavailable, match="cannot create the folder"):
+        open_database(nested)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="needs a non-root user: root ignores file modes")
+def test_an_unwritable_locks_folder_is_refused_before_anything(paths: StatePaths) -> None:
+    open_database(paths).close()
+    paths.locks.chmod(0o500)
+    try:
+        with pytest.raises(StorageUnavailable, match="locks: folder cannot be written"):
+            open_database(paths)
+    finally:
+        paths.locks.chmod(0o700)
+
+
+def test_lock_files_stay_in_the_locks_folder(paths: StatePaths) -> None:
+    uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    assert paths.exec_lock(uuid) == paths.locks / f"exec-{uuid}.lock"
+    for hostile in ("../../etc/x", "/abs/path", "..", "a/../../b", "\n"):
+        assert paths.exec_lock(hostile).parent == paths.locks
+        assert paths.device_lock(hostile).parent == paths.locks
