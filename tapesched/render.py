@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timedelta
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 TASK_FIELDS = (
     "id", "task_name", "description", "status", "enabled", "schedule_type",
-    "schedule_config", "timezone", "action_type", "action_config", "next_run_time",
+    "schedule_config", "timezone", "action_type", "action_config", "device", "next_run_time",
     "last_run_time", "last_success_time", "last_failure_time", "total_runs",
     "success_runs", "failure_runs", "average_duration", "last_duration", "timeout",
     "misfire", "misfire_grace", "device_wait", "ping_url", "notify_command", "notify_on",
@@ -26,21 +28,33 @@ EXECUTION_FIELDS = (
 )  # fmt: skip
 
 
+DAY_ABBREVIATIONS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _local(value: datetime, zone: str | None) -> datetime:
+    """`value` in `zone` (an aware instant); in UTC when the zone is unknown or the local
+    time would fall outside the calendar (an instant at its very end, east of UTC)."""
+    try:
+        return value.astimezone(ZoneInfo(zone)) if zone else value
+    except (OverflowError, ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return value.astimezone(UTC)
+
+
 def iso(value: datetime | None, zone: str | None = None) -> str | None:
-    """ISO 8601 with offset, in `zone` when given."""
+    """ISO 8601 with offset, in `zone` when given (for JSON)."""
     if value is None:
         return None
-    if zone:
-        value = value.astimezone(ZoneInfo(zone))
-    return value.isoformat()
+    return _local(value, zone).isoformat()
 
 
-def short(value: datetime | None, zone: str) -> str:
-    """'2026-03-29 03:00 CEST' for tables."""
+def stamp(value: datetime | None, zone: str) -> str:
+    """The one form of an instant for people, in `list`, `show`, `logs`, `preview` and
+    `add`: weekday, date, time to the second and zone, 'Sun 2026-12-06 01:00:00 CET'
+    ('-' for none). The weekday is English whatever the locale."""
     if value is None:
         return "-"
-    local = value.astimezone(ZoneInfo(zone))
-    return local.strftime("%Y-%m-%d %H:%M %Z")
+    local = _local(value, zone)
+    return f"{DAY_ABBREVIATIONS[local.weekday()]} {local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
 def task_json(task: Any, **extra: Any) -> dict[str, Any]:
@@ -65,45 +79,192 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def console(stderr: bool = False):  # noqa: ANN201 - rich type imported lazily
-    from rich.console import Console
+# --------------------------------------------------------------------------- tables
 
-    stream = sys.stderr if stderr else sys.stdout
-    # Piped output is for grep and less: no wrapping at 80 columns.
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 200
-    plain = bool(os.environ.get("NO_COLOR"))  # https://no-color.org: never colour then
-    return Console(
-        file=stream,
-        width=width,
-        color_system=None if plain else "auto",
-        no_color=plain or None,
-        highlight=False,
-        soft_wrap=False,
+
+def clean(text: object) -> str:
+    """`text` as one printable line: control and format characters (newlines, tabs, escape
+    sequences, bidirectional overrides, line separators) become spaces, so a value can
+    neither break a row nor drive the terminal."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(
+        " " if unicodedata.category(char)[0] in "CZ" and char != " " else char for char in value
     )
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich import box
-    from rich.table import Table
+def output_width(stream: Any = None) -> int | None:
+    """The width tables fit: COLUMNS when set to a number, else the terminal's; None (no
+    limit: values whole, for grep and less) when the output is not a terminal."""
+    stream = sys.stdout if stream is None else stream
+    value = os.environ.get("COLUMNS", "").strip()
+    if value.isdecimal() and 0 < int(value) < 100000:
+        return int(value)
+    try:
+        if stream.isatty():
+            return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
 
-    grid = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*row)
-    console().print(grid)
+
+def console(stderr: bool = False):  # noqa: ANN201 - rich type imported lazily
+    """A rich console that colours only where colour is wanted and never wraps or crops:
+    the callers lay their lines out themselves."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    plain = bool(os.environ.get("NO_COLOR"))  # https://no-color.org: never colour then
+    return Console(
+        file=stream,
+        width=100000,
+        color_system=None if plain else "auto",
+        no_color=plain or None,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+        markup=False,
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table. When the width is short, cuttable columns lose their ends first
+    (down to `floor` cells, never below their header), then whole columns are left out,
+    the lowest `keep` first. An `id` column is neither cut nor left out."""
+
+    header: str
+    keep: int = 0
+    cut: bool = False
+    id: bool = False
+    floor: int = 8
+
+
+SEPARATOR = "  "
+
+
+def layout(columns: list[Column], natural: list[int], width: int | None) -> list[int | None]:
+    """Given the columns, the cells each needs for its widest value, and the width (None:
+    no limit), return each column's width, None for a column left out. One row is one
+    line: it fits the width unless the id columns alone do not."""
+    shown = list(range(len(columns)))
+    while True:
+        widths: list[int | None] = [
+            natural[index] if index in shown else None for index in range(len(columns))
+        ]
+        if width is None:
+            return widths
+        excess = sum(natural[i] for i in shown) + len(SEPARATOR) * (len(shown) - 1) - width
+        if excess > 0:
+            excess = _shrink(columns, natural, widths, shown, excess)
+        droppable = [i for i in shown if not columns[i].id]
+        if excess <= 0:
+            return widths
+        if not droppable or len(shown) == 1:
+            for index in (i for i in shown if columns[i].cut and excess > 0):
+                taken = min(excess, widths[index] - 1)  # the last resort: below the floor
+                widths[index] -= taken
+                excess -= taken
+            return widths
+        shown.remove(min(droppable, key=lambda i: (columns[i].keep, -i)))
+
+
+def _shrink(
+    columns: list[Column],
+    natural: list[int],
+    widths: list[int | None],
+    shown: list[int],
+    excess: int,
+) -> int:
+    """Cut the shown cuttable columns towards their floors, each in proportion to what it
+    can give, until `excess` cells are saved; return what could not be saved."""
+    slack = {
+        index: natural[index]
+        - min(natural[index], max(columns[index].floor, len(columns[index].header)))
+        for index in shown
+        if columns[index].cut
+    }
+    total = sum(slack.values())
+    if total <= excess:
+        for index, give in slack.items():
+            widths[index] = natural[index] - give
+        return excess - total
+    given = {index: excess * give // total for index, give in slack.items()}
+    left = excess - sum(given.values())
+    for index in sorted(slack, key=lambda i: slack[i] - given[i], reverse=True)[:left]:
+        given[index] += 1
+    for index, give in given.items():
+        widths[index] = natural[index] - give
+    return 0
+
+
+def table(
+    title: str | None,
+    columns: list[Column] | list[str],
+    rows: list[list[Any]],
+    full: bool = False,
+    footer: str | None = None,
+) -> None:
+    """Print a table like `systemctl list-timers`: a header line, then one line per row at
+    any width (output_width()); long values are cut with '…' unless `full`, and columns are
+    left out when even cut values do not fit. Cells are text or rich Text (for colour)."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    specs = [
+        column if isinstance(column, Column) else Column(column, keep=-index, cut=True)
+        for index, column in enumerate(columns)
+    ]
+    cells = [
+        [
+            Text(clean(cell.plain), style=cell.style)
+            if isinstance(cell, Text)
+            else Text(clean(cell))
+            for cell in row
+        ]
+        for row in rows
+    ]
+    natural = [
+        max([cell_len(spec.header)] + [cell_len(row[index].plain) for row in cells])
+        for index, spec in enumerate(specs)
+    ]
+    widths = layout(specs, natural, None if full else output_width())
+    shown = [index for index, width in enumerate(widths) if width is not None]
+    out = console()
+    if title:
+        out.print(Text(clean(title)))
+
+    def line(values: list[Any]) -> Any:
+        joined = Text()
+        for position, index in enumerate(shown):
+            value = values[index].copy()
+            last = position == len(shown) - 1
+            if cell_len(value.plain) > widths[index] or not last:
+                value.truncate(widths[index], overflow="ellipsis", pad=not last)
+            joined.append_text(value)
+            if not last:
+                joined.append(SEPARATOR)
+        joined.rstrip()
+        return joined
+
+    out.print(line([Text(spec.header, style="bold") for spec in specs]))
+    for row in cells:
+        out.print(line(row))
+    if footer:
+        out.print(Text(clean(footer), style="dim"))
 
 
 def pairs(rows: list[tuple[str, str]]) -> None:
-    """A two-column key/value listing for `show`."""
-    from rich.table import Table
+    """A key/value listing for `show`: one line per field, values whole."""
+    from rich.text import Text
 
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
+    out = console()
+    key_width = max((len(key) for key, _ in rows), default=0)
     for key, value in rows:
-        grid.add_row(key, value)
-    console().print(grid)
+        line = Text(f"{key:<{key_width}}", style="bold")
+        line.append(f"  {clean(value)}")
+        out.print(line)
 
 
 def duration(seconds: float | None) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tapesched import __version__
+from tapesched.cli.options import HelpGroup
 
 app = typer.Typer(
     name="tapesched",
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["--help", "-h"]},
+    cls=HelpGroup,
 )
 
 
@@ -62,21 +64,15 @@ def state_paths():  # noqa: ANN201 - StatePaths
 
 
 def open_db(create: bool = True):  # noqa: ANN201 - a tapesched.store.db.Database
-    """The catalog named by --db / TAPESCHED_DB (or the state folder's)."""
+    """The catalog named by --db / TAPESCHED_DB (or the state folder's).
+
+    Commands that change tasks or run them create the state folder and the database when
+    they are missing (`create`, the default). Commands that only look pass create=False:
+    they make nothing, and a missing database is one line naming where it was looked for
+    and saying to run 'tapesched init' (exit 5)."""
     from tapesched.store.db import open_database
 
     return open_database(state_paths(), create=create)
-
-
-def complete_task(incomplete: str) -> list[str]:
-    """Task names for shell completion, read from the database (never fails loudly)."""
-    try:
-        from tapesched.store import tasks as task_rows
-
-        with open_db(create=False) as db, db.read():
-            return task_rows.names_starting(db, incomplete)
-    except Exception:  # noqa: BLE001 - completion must never print a traceback
-        return []
 
 
 def now() -> datetime:

@@ -7,19 +7,34 @@ from typing import Annotated, Any
 
 import typer
 
-from tapesched.cli.common import app, now, open_db, print_json, state_paths
-from tapesched.cli.options import JsonOut, TaskRef
-from tapesched.errors import InvalidInput, OperationFailed
+from tapesched.cli.common import app, now, open_db, print_json, state_paths, warn
+from tapesched.cli.options import (
+    Full,
+    Grace,
+    HelpCommand,
+    JsonOut,
+    Since,
+    Status,
+    TaskRef,
+    Until,
+    check_grace,
+    complete_task,
+    instant,
+)
+from tapesched.errors import InvalidInput, NotFound, OperationFailed
+
+TAIL_LINES = 10  # what `run --wait` shows of a failed job's output
+TAIL_BYTES = 65536  # ... read from the end of its log at most
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def tick(
     now_: Annotated[
         str | None,
         typer.Option(
             "--now",
-            metavar="TIME",
-            help="Evaluate as if at this instant (ISO 8601; local if no offset).",
+            metavar="DATETIME",
+            help="Evaluate as if at this instant (local unless it has an offset).",
         ),
     ] = None,
     dry_run: Annotated[
@@ -41,11 +56,11 @@ def tick(
 ) -> None:
     """The cron entry point: launch due tasks as detached runs. Quiet when all is well."""
     from tapesched import tick as ticker
-    from tapesched.clock import host_zone_name, parse_instant
+    from tapesched.clock import host_zone_name
 
     if max_concurrent is not None and max_concurrent < 1:
         raise InvalidInput(f"--max-concurrent: {max_concurrent} is not valid; expected 1 or more")
-    at = parse_instant(now_, host_zone_name(), "--now") if now_ else now()
+    at = instant(now_, host_zone_name(), "--now", default=None) or now()
     report = ticker.tick(state_paths(), at, dry_run, max_concurrent)
     if json_out:
         print_json(ticker.report_json(report, at, dry_run))
@@ -59,7 +74,7 @@ def tick(
     raise typer.Exit(ticker.report_problems(report))
 
 
-@app.command("_run", hidden=True)
+@app.command("_run", hidden=True, cls=HelpCommand)
 def run_(execution_id: Annotated[str, typer.Argument()]) -> None:
     """Internal: the detached runner of one execution."""
     from tapesched import runner
@@ -67,30 +82,46 @@ def run_(execution_id: Annotated[str, typer.Argument()]) -> None:
     raise typer.Exit(runner.run_execution(state_paths(), execution_id))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def run(
     task_ref: TaskRef,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the outcome: exit 0 on success, 1 otherwise.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the outcome: exit 0 on success, 1 otherwise (with the last "
+            f"{TAIL_LINES} lines of the job's output on stderr).",
+        ),
     ] = False,
     json_out: JsonOut = False,
 ) -> None:
     """Run a task now, detached; print the execution id."""
     from tapesched import control
+    from tapesched.render import clean
 
     with open_db() as db:
         execution = control.run_now(db, state_paths(), task_ref, now())
+        execution_id = execution.execution_id
         if not wait:
             if json_out:
-                print_json({"execution_id": execution.execution_id, "log_path": execution.log_path})
+                print_json({"execution_id": execution_id, "log_path": execution.log_path})
             else:
-                sys.stdout.write(f"{execution.execution_id}\n")
+                sys.stdout.write(f"{execution_id}\n")
             return
         if not json_out:
-            sys.stdout.write(f"{execution.execution_id}\n")
+            sys.stdout.write(f"{execution_id}\n")
             sys.stdout.flush()
         live = None if json_out or not sys.stderr.isatty() else _live_line()
-        final = control.wait_for(db, execution.execution_id, progress=live)
+        try:
+            final = control.wait_for(db, execution_id, progress=live)
+        except KeyboardInterrupt:
+            if live is not None:
+                sys.stderr.write("\r\033[K")
+            sys.stderr.write(
+                f"tapesched: interrupted; the job goes on (execution {execution_id}); "
+                f"follow it with 'tapesched output {execution_id} --follow'\n"
+            )
+            raise typer.Exit(130) from None
     if live is not None:
         sys.stderr.write("\r\033[K")
     if json_out:
@@ -99,9 +130,43 @@ def run(
         print_json(execution_json(final))
     if final.status != "success":
         if not json_out:
-            detail = f": {final.error_message}" if final.error_message else ""
+            detail = f": {clean(final.error_message)}" if final.error_message else ""
             sys.stderr.write(f"tapesched: {final.status}{detail}\n")
+            _print_tail(final)
         raise typer.Exit(1)
+
+
+def _print_tail(execution: Any) -> None:
+    """The last TAIL_LINES lines of a job's output, on stderr, after its one-line error."""
+    lines = tail(execution.log_path) if execution.log_path else []
+    if not lines:
+        return
+    sys.stderr.write(
+        f"tapesched: the last {len(lines)} lines of its output "
+        f"(all of it: tapesched output {execution.execution_id}):\n"
+    )
+    sys.stderr.write("".join(f"    {line}\n" for line in lines))
+    sys.stderr.flush()
+
+
+def tail(path: str, count: int = TAIL_LINES, limit: int = TAIL_BYTES) -> list[str]:
+    """The last `count` lines of a file (read from its last `limit` bytes), each made one
+    printable line; [] if it cannot be read."""
+    from tapesched.render import clean
+
+    try:
+        with open(path, "rb") as log:
+            size = log.seek(0, 2)
+            log.seek(max(0, size - limit))
+            data = log.read(limit)
+    except OSError:
+        return []
+    lines = data.decode("utf-8", "replace").split("\n")
+    if size > limit:
+        lines = lines[1:]  # the first one is cut
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [clean(line.rstrip("\r")) for line in lines[-count:]]
 
 
 def _live_line():  # noqa: ANN202
@@ -125,61 +190,74 @@ def _live_line():  # noqa: ANN202
     return show
 
 
-@app.command()
-def stop(
-    task_ref: TaskRef,
-    grace: Annotated[
-        float,
-        typer.Option("--grace", metavar="SECONDS", help="Seconds between SIGTERM and SIGKILL."),
-    ] = 10.0,
-    json_out: JsonOut = False,
-) -> None:
+@app.command(cls=HelpCommand)
+def stop(task_ref: TaskRef, grace: Grace = 10.0, json_out: JsonOut = False) -> None:
     """Stop the run in progress: SIGTERM to its process group, SIGKILL after the grace period."""
     from tapesched import control
     from tapesched.clock import utcnow
 
-    if grace < 0:
-        raise InvalidInput(f"--grace: {grace} is negative; expected seconds, 0 or more")
+    check_grace(grace)
     with open_db() as db:
         stopped = control.stop_task(db, task_ref, grace, utcnow)
     if json_out:
         print_json({"execution_id": stopped.execution_id, "status": "cancelled"})
 
 
-@app.command()
+MAX_OFFSET = 10**12
+
+
+@app.command(cls=HelpCommand)
 def logs(
-    task_ref: TaskRef,
+    task_ref: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TASK",
+            help="Task name or id (default: every task).",
+            autocompletion=complete_task,
+        ),
+    ] = None,
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", help="Most entries (1-1000).")
     ] = 100,
     offset: Annotated[int, typer.Option("--offset", metavar="N", help="Entries to skip.")] = 0,
-    status_: Annotated[
-        str | None,
-        typer.Option("--status", metavar="STATUS", help="Only this status (success, failed, ...)."),
-    ] = None,
+    status_: Status = None,
+    since: Since = None,
+    until: Until = None,
+    full: Full = False,
     json_out: JsonOut = False,
 ) -> None:
-    """The execution log of a task, newest first."""
+    """The execution log, newest first: of one task, or of every task with its name. One
+    line per run at any width; --full shows values whole."""
+    from tapesched.clock import host_zone_name
     from tapesched.lifecycle import EXECUTION_STATUSES
-    from tapesched.render import duration, execution_json, short, table
+    from tapesched.render import Column, duration, execution_json, stamp, table
     from tapesched.store import executions
     from tapesched.store import tasks as task_rows
 
     if not 1 <= limit <= 1000:
         raise InvalidInput(f"--limit: {limit} is out of range; expected 1-1000")
-    if offset < 0:
-        raise InvalidInput(f"--offset: {offset} is negative; expected 0 or more")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"--offset: {offset} is out of range; expected 0-{MAX_OFFSET}")
     if status_ is not None and status_ not in EXECUTION_STATUSES:
         raise InvalidInput(
             f"--status: '{status_}' is unknown; expected one of {', '.join(EXECUTION_STATUSES)}"
         )
-    with open_db() as db, db.read():
-        task = task_rows.find(db, task_ref)
-        entries, total = executions.task_logs(db, task.id, limit, offset, status_)
+    zone = host_zone_name()
+    start, end = instant(since, zone, "--since"), instant(until, zone, "--until")
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("--since: it is after --until; expected an earlier instant")
+    with open_db(create=False) as db, db.read():
+        task = task_rows.find(db, task_ref) if task_ref is not None else None
+        entries, total = executions.history(
+            db, task.id if task else None, limit, offset, status_, start, end
+        )
     if json_out:
         print_json(
             {
-                "logs": [execution_json(entry, task.timezone) for entry in entries],
+                "logs": [
+                    execution_json(entry.execution, entry.timezone, task_name=entry.task_name)
+                    for entry in entries
+                ],
                 "total": total,
                 "limit": limit,
                 "offset": offset,
@@ -187,40 +265,64 @@ def logs(
         )
         return
     if not entries:
-        sys.stdout.write(f"no executions of {task.task_name} yet\n")
+        whose = f" of {task.task_name}" if task else ""
+        filtered = status_ or since is not None or until is not None or offset
+        sys.stdout.write(f"no executions{whose} {'match' if filtered else 'yet'}\n")
         return
-    table(
-        None,
-        ["STARTED", "STATUS", "TRIGGER", "DURATION", "EXECUTION", "ERROR"],
+    columns = [
+        Column("STARTED", keep=6),
+        Column("TASK", keep=4, cut=True, floor=12),
+        Column("STATUS", keep=7),
+        Column("TRIGGER", keep=1),
+        Column("DURATION", keep=2),
+        Column("EXECUTION", id=True),
+        Column("ERROR", keep=3, cut=True),
+    ]
+    rows = [
         [
-            [
-                short(entry.started_at or entry.created_at, task.timezone),
-                entry.status,
-                entry.trigger,
-                duration(entry.duration),
-                entry.execution_id,
-                entry.error_message or "",
-            ]
-            for entry in entries
-        ],
-    )
+            stamp(entry.execution.started_at or entry.execution.created_at, entry.timezone),
+            entry.task_name,
+            entry.execution.status,
+            entry.execution.trigger,
+            duration(entry.execution.duration),
+            entry.execution.execution_id,
+            entry.execution.error_message or "",
+        ]
+        for entry in entries
+    ]
+    if task is not None:  # one task: its name would be on every line
+        del columns[1]
+        for row in rows:
+            del row[1]
+    shown = offset + len(entries)
+    more = f"{shown} of {total}; the next ones: --offset {shown}" if shown < total else None
+    table(None, columns, rows, full=full, footer=more)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def output(
-    execution_id: Annotated[str, typer.Argument(help="Execution id (or a unique prefix of 8+).")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="TASK|EXECUTION_ID",
+            help="A task (its latest run), or an execution id or a unique prefix of 8+ "
+            "characters of one. An exact execution id is read first, then a task name or "
+            "id, then a prefix.",
+            autocompletion=complete_task,
+        ),
+    ],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Follow a running job's output to its end.")
     ] = False,
 ) -> None:
-    """Print what the job printed."""
+    """Print what the job printed: of one run, or of a task's latest run."""
     import time
 
     from tapesched.store import executions
 
-    with open_db() as db:
+    with open_db(create=False) as db:
         with db.read():
-            execution = executions.find(db, execution_id)
+            execution = _output_of(db, ref)
         path = execution.log_path
         if not path:
             raise OperationFailed(f"execution {execution.execution_id} has no output log")
@@ -248,3 +350,30 @@ def output(
                 follow = False  # one more read picks up the last lines
                 continue
             time.sleep(0.3)
+
+
+def _output_of(db: Any, ref: str) -> Any:
+    """What `output REF` shows: the execution whose id is REF; else the latest run of the
+    task named (or numbered) REF; else the execution whose id starts with REF (8+
+    characters). A task that shadows a prefix is said so on stderr."""
+    from tapesched.store import executions
+    from tapesched.store import tasks as task_rows
+
+    exact = executions.get(db, ref)
+    if exact is not None:
+        return exact
+    task = task_rows.lookup(db, ref)
+    if task is None:
+        try:
+            return executions.find(db, ref)
+        except NotFound:
+            raise NotFound(f"no such task or execution: {ref}") from None
+    latest = executions.latest_run(db, task.id)
+    if latest is None:
+        raise NotFound(f"task {task.task_name} has no runs yet")
+    if any(match.execution_id != latest.execution_id for match in executions.by_prefix(db, ref)):
+        warn(
+            f"{ref} is a task and the start of an execution id; showing the task's latest run "
+            "(give the whole execution id for that run)"
+        )
+    return latest

@@ -1,6 +1,7 @@
 """What the command line says about a schedule and an action, as the fields of a change.
 
-Schedule shorthands: --once, --every 30m, --daily 02:00, --weekly mon,thu,
+Schedule shorthands: --once, --every 30m, --daily 02:00, --weekly mon,thu (day names only:
+a number means Monday in the seed's numbering and Sunday in cron's, so it is refused),
 --monthly 1, --yearly 02-29 (each with --at HH:MM where it has a day), --cron;
 parsed into the (schedule_type, config) that tapesched.schedule_config.validate()
 takes. Action shorthands (--source, --device, --command, ...) set keys of the
@@ -17,10 +18,12 @@ from typing import Any
 from tapesched.errors import InvalidInput
 from tapesched.schedule_config import (
     DAY_NAMES,
+    INTERVAL_LIMITS,
     check_cron,
     check_month_day,
     format_datetime,
     format_time,
+    interval_limit_words,
     parse_config,
     parse_datetime,
     parse_time,
@@ -41,44 +44,70 @@ _MONTH_DAY_RE = re.compile(r"(\d{1,2})-(\d{1,2})", re.ASCII)
 _DAY_NUMBER_RE = re.compile(r"\d{1,2}", re.ASCII)
 
 _EVERY_FORM = "a number and a unit: 30m, 2h, 1d"
-_WEEKDAY_WORDS_FORM = "day names mon..sun or numbers 0-6 (0 = Monday), comma-separated"
+_WEEKDAY_WORDS_FORM = (
+    "day names mon..sun or monday..sunday, ranges such as mon-fri, comma-separated"
+)
 
 
 def _parse_every(value: str) -> dict:
     match = _EVERY_RE.fullmatch(value.strip())
     if match is None:
         raise InvalidInput(f"--every: {show(value)} is not an interval; expected {_EVERY_FORM}")
-    amount = int(match[1])
     unit = {"m": "minutes", "h": "hours", "d": "days"}[match[2][0].lower()]
+    # Past 12 digits it is too long anyway; int() would refuse 4300 digits with a traceback.
+    amount = int(match[1]) if len(match[1]) <= 12 else INTERVAL_LIMITS[unit] + 1
     if amount <= 0:
         raise InvalidInput(f"--every: {show(value)} is not at least 1; expected {_EVERY_FORM}")
+    if amount > INTERVAL_LIMITS[unit]:
+        raise InvalidInput(
+            f"--every: {show(value)} is too long; expected at most {interval_limit_words()}"
+        )
     return {"interval": amount, "unit": unit}
 
 
 def _parse_weekday_words(value: str) -> int | list[int]:
+    """Given day names (mon, monday), ranges of them (mon-fri; fri-mon wraps over the
+    weekend) and lists, return the seed's day_of_week (0 = Monday)."""
     days: set[int] = set()
     for part in value.split(","):
         bounds = [_weekday_word(word, value) for word in part.split("-")]
-        if len(bounds) == 1:
-            days.add(bounds[0])
-        elif len(bounds) == 2 and bounds[0] <= bounds[1]:
-            days.update(range(bounds[0], bounds[1] + 1))
-        else:
+        if len(bounds) > 2:
             raise InvalidInput(
                 f"--weekly: {show(value)} is not a list of days; expected {_WEEKDAY_WORDS_FORM}"
             )
+        days.update((bounds[0] + step) % 7 for step in range((bounds[-1] - bounds[0]) % 7 + 1))
     ordered = sorted(days)
     return ordered[0] if len(ordered) == 1 else ordered
 
 
 def _weekday_word(word: str, whole: str) -> int:
     word = word.strip().lower()
-    if _DAY_NUMBER_RE.fullmatch(word) and 0 <= int(word) <= 6:
-        return int(word)
     if word in _DAY_WORDS:
         return _DAY_WORDS[word]
+    if word.isascii() and word.isdigit():
+        _refuse_day_number(word, whole)
     raise InvalidInput(
         f"--weekly: {show(whole)} is not a list of days; expected {_WEEKDAY_WORDS_FORM}"
+    )
+
+
+def _refuse_day_number(word: str, whole: str) -> None:
+    """A number in --weekly: 0 is Monday in the seed's day_of_week and Sunday in cron's."""
+    number = int(word) if len(word) <= 2 else 99
+    seed = _DAY_FULL_NAMES[number].capitalize() if number <= 6 else None
+    cron = _DAY_FULL_NAMES[(number - 1) % 7].capitalize() if number <= 7 else None
+    if cron is None:
+        raise InvalidInput(
+            f"--weekly: {show(whole)} is not a list of days; expected {_WEEKDAY_WORDS_FORM}"
+        )
+    which = "" if whole.strip() == word else f"{word} is "
+    meanings = (
+        f"{which}{seed} in tapesched's seed numbering, {cron} in cron's"
+        if seed
+        else f"{which}{cron} in cron's numbering, no day in tapesched's seed numbering (0-6)"
+    )
+    raise InvalidInput(
+        f"--weekly: {show(whole)} is ambiguous: {meanings}; give a name such as {cron[:3].lower()}"
     )
 
 
@@ -154,10 +183,25 @@ def parse_shorthand(
 
 
 def schedule_fields(
-    schedule_type: str | None, schedule_config: str | None, shorthands: dict[str, str | None]
+    schedule_type: str | None,
+    schedule_config: str | None,
+    shorthands: dict[str, str | None],
+    time_alone: bool = False,
 ) -> dict[str, Any]:
     """Given the schedule options, return the schedule fields they give (none, the type,
-    the config, or both). The seed form and one shorthand are alternatives."""
+    the config, or both). The seed form and one shorthand are alternatives. With
+    `time_alone` (edit), --at by itself gives a new time of day for the task's schedule,
+    which keeps its days (`schedule_time`)."""
+    others = {name: value for name, value in shorthands.items() if name != "at"}
+    at = shorthands.get("at")
+    if (
+        time_alone
+        and at is not None
+        and all(value is None for value in others.values())
+        and schedule_type is None
+        and schedule_config is None
+    ):
+        return {"schedule_time": format_time(parse_time(at, "--at"))}
     shorthand = parse_shorthand(**shorthands)
     if shorthand and (schedule_type is not None or schedule_config is not None):
         raise InvalidInput(

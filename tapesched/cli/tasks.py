@@ -16,12 +16,19 @@ from tapesched.cli.options import (
     Compress,
     Cron,
     Daily,
+    Description,
     Device,
+    DeviceWait,
     Every,
     Exclude,
+    Force,
     FromTask,
+    Grace,
+    HelpCommand,
     JsonOut,
     Level,
+    Misfire,
+    MisfireGrace,
     Monthly,
     NotifyCommand,
     NotifyOn,
@@ -33,10 +40,13 @@ from tapesched.cli.options import (
     Source,
     Target,
     TaskRef,
+    Timeout,
     Weekly,
     Yearly,
     Zone,
+    check_grace,
 )
+from tapesched.errors import InvalidInput
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -44,10 +54,10 @@ def _given(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def add(
-    name: Annotated[str, typer.Argument(help="Unique task name.")],
-    description: Annotated[str, typer.Option("--description", "-d", metavar="TEXT")] = "",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Unique task name.")],
+    description: Description = "",
     schedule_type: ScheduleType = None,
     schedule_config: ScheduleConfig = None,
     once: Once = None,
@@ -70,50 +80,35 @@ def add(
     from_task: FromTask = None,
     target: Target = None,
     retention_days: RetentionDays = None,
-    timeout: Annotated[
-        int | None,
-        typer.Option(
-            "--timeout", metavar="SECONDS", help="Seconds before a run is stopped as failed."
-        ),
-    ] = None,
-    misfire: Annotated[
-        str,
-        typer.Option(
-            "--misfire", metavar="POLICY", help="Missed runs: run_once (catch up once) or skip."
-        ),
-    ] = "run_once",
-    misfire_grace: Annotated[
-        int | None,
-        typer.Option(
-            "--misfire-grace", metavar="SECONDS", help="Seconds of lateness still caught up."
-        ),
-    ] = None,
-    device_wait: Annotated[
-        int,
-        typer.Option("--device-wait", metavar="SECONDS", help="Seconds a run waits for its drive."),
-    ] = 60,
+    timeout: Timeout = None,
+    misfire: Misfire = "run_once",
+    misfire_grace: MisfireGrace = None,
+    device_wait: DeviceWait = 60,
     ping_url: PingUrl = None,
     notify_command: NotifyCommand = None,
     notify_on: NotifyOn = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Accept a once schedule in the past.")
-    ] = False,
+    force: Force = False,
     json_out: JsonOut = False,
 ) -> None:
     """Create a task.
 
     \b
     Schedule (one of):
-      --schedule-type TYPE --schedule-config JSON   the seed's form
-      --once '2026-12-25 14:30'     --every 30m|2h|1d     --daily 02:00
-      --weekly mon,thu --at 02:00   --monthly 31 --at 02:00
-      --yearly 02-29 --at 02:00     --cron '0 2 * * *'
+      --schedule-type TYPE --schedule-config JSON  (seed form)
+      --once '2026-12-25 14:30'
+      --every 30m|2h|1d
+      --daily 02:00
+      --weekly mon,thu --at 02:00
+      --monthly 31 --at 02:00
+      --yearly 02-29 --at 02:00
+      --cron '0 2 * * *'
     Action (one of):
-      --action TYPE --action-config JSON            the seed's form
-      --command 'tar -cf /x /y'                     custom
-      --source /data --device /dev/nst0|/srv/vtape [--level incremental]  backup
-      --from-task NAME --target /restore            recovery
+      --action ACTION --action-config JSON  (seed form)
+      --command 'tar -cf /x /y'  (custom)
+      --source /data --device /dev/nst0|/srv/vtape
+          [--level incremental]  (backup)
+      --from-task TASK --target /restore  (recovery)
       --action cleanup --retention-days 30
     """
     from tapesched import tasks
@@ -171,24 +166,31 @@ def add(
 
 
 def _print_task(task: Any, json_out: bool, created: bool = False) -> None:
-    from tapesched.render import schedule_words, short, task_json
+    from tapesched.render import schedule_words, task_json
 
     if json_out:
         print_json(task_json(task, schedule_description=schedule_words(task)))
     elif created:
         sys.stdout.write(
-            f"added task {task.task_name} (id {task.id}); next run "
-            f"{short(task.next_run_time, task.timezone)}\n"
+            f"added task {task.task_name} (id {task.id}); next run {_next_run(task)}\n"
         )
 
 
-@app.command()
+def _next_run(task: Any) -> str:
+    from tapesched.render import stamp
+
+    if task.next_run_time is not None:
+        return stamp(task.next_run_time, task.timezone)
+    return "none (disabled)" if not task.enabled else "none"
+
+
+@app.command(cls=HelpCommand)
 def edit(
     task_ref: TaskRef,
     name: Annotated[
         str | None, typer.Option("--name", metavar="NAME", help="Rename the task.")
     ] = None,
-    description: Annotated[str | None, typer.Option("--description", "-d", metavar="TEXT")] = None,
+    description: Description = None,
     schedule_type: ScheduleType = None,
     schedule_config: ScheduleConfig = None,
     once: Once = None,
@@ -211,22 +213,14 @@ def edit(
     from_task: FromTask = None,
     target: Target = None,
     retention_days: RetentionDays = None,
-    timeout: Annotated[
-        int | None,
-        typer.Option("--timeout", metavar="SECONDS", help="Seconds; 0 removes the timeout."),
-    ] = None,
-    misfire: Annotated[str | None, typer.Option("--misfire")] = None,
-    misfire_grace: Annotated[
-        int | None,
-        typer.Option("--misfire-grace", metavar="SECONDS", help="Seconds; -1 removes the grace."),
-    ] = None,
-    device_wait: Annotated[int | None, typer.Option("--device-wait")] = None,
+    timeout: Timeout = None,
+    misfire: Misfire = None,
+    misfire_grace: MisfireGrace = None,
+    device_wait: DeviceWait = None,
     ping_url: PingUrl = None,
     notify_command: NotifyCommand = None,
     notify_on: NotifyOn = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Accept a once schedule in the past.")
-    ] = False,
+    force: Force = False,
     json_out: JsonOut = False,
 ) -> None:
     """Change any field of a task; a changed schedule or zone recomputes the next run from now.
@@ -241,6 +235,7 @@ def edit(
         schedule_fields,
         schedule_options,
     )
+    from tapesched.render import TASK_FIELDS
     from tapesched.spec import TaskChanges
 
     # The command line's ways of removing a setting: --timeout 0, --misfire-grace -1, ''.
@@ -270,6 +265,7 @@ def edit(
             schedule_type,
             schedule_config,
             schedule_options(once, every, daily, weekly, monthly, yearly, cron, at),
+            time_alone=True,
         ),
         **action_fields(
             action,
@@ -288,39 +284,54 @@ def edit(
         ),
     )
     with open_db() as db:
+        before = tasks.get_task(db, task_ref) if not changes.empty() else None
         task, warnings = tasks.change_task(db, task_ref, changes, now(), force)
     for message in warnings:
         warn(message)
     if json_out:
         _print_task(task, True)
+        return
+    changed = [
+        field
+        for field in (*TASK_FIELDS, "device")
+        if field not in ("updated_at", "status") and getattr(before, field) != getattr(task, field)
+    ]
+    sys.stdout.write(
+        f"changed task {task.task_name}: {', '.join(changed) or 'nothing'}; "
+        f"next run {_next_run(task)}\n"
+    )
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def delete(
     task_ref: TaskRef,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    grace: Annotated[
-        float,
-        typer.Option(
-            "--grace",
-            metavar="SECONDS",
-            help="Seconds between SIGTERM and SIGKILL for a run in progress.",
-        ),
-    ] = 10.0,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask (needed when not on a terminal).")
+    ] = False,
+    grace: Grace = 10.0,
     json_out: JsonOut = False,
 ) -> None:
-    """Delete a task and its history; a run in progress is stopped first."""
+    """Delete a task and its history; a run in progress is stopped first. Asks first on a
+    terminal; elsewhere it needs --yes."""
     from tapesched import tasks
     from tapesched.clock import utcnow
 
+    check_grace(grace)
+    asks = not yes and sys.stdin.isatty()
+    if not yes and not asks:
+        raise InvalidInput(
+            "delete: standard input is not a terminal, so nothing can ask; "
+            "add --yes to delete the task and its history"
+        )
     with open_db() as db:
         task = tasks.get_task(db, task_ref)
-        if not yes and sys.stdin.isatty():
-            if not typer.confirm(f"delete task {task.task_name} and its history?", err=True):
-                raise typer.Exit(1)
+        if asks and not typer.confirm(f"delete task {task.task_name} and its history?", err=True):
+            raise typer.Exit(1)
         task = tasks.delete_task(db, str(task.id), utcnow, grace)
     if json_out:
         print_json({"deleted": task.task_name, "id": task.id})
+    else:
+        sys.stdout.write(f"deleted task {task.task_name} (id {task.id}) and its history\n")
 
 
 def _set_enabled(task_ref: str, enabled: bool, json_out: bool) -> None:
@@ -332,13 +343,13 @@ def _set_enabled(task_ref: str, enabled: bool, json_out: bool) -> None:
         _print_task(task, True)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def enable(task_ref: TaskRef, json_out: JsonOut = False) -> None:
     """Enable a task; its next run is computed from now."""
     _set_enabled(task_ref, True, json_out)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def disable(task_ref: TaskRef, json_out: JsonOut = False) -> None:
     """Disable a task: it never runs until enabled (a run in progress goes on)."""
     _set_enabled(task_ref, False, json_out)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import typer
 
-from tapesched.cli.common import app, complete_task, now, open_db, print_json
+from tapesched.cli.common import app, now, open_db, print_json
 from tapesched.cli.options import (
     At,
     Cron,
     Daily,
     Every,
+    From,
+    Full,
+    HelpCommand,
     JsonOut,
     Monthly,
     Once,
@@ -23,25 +26,29 @@ from tapesched.cli.options import (
     Weekly,
     Yearly,
     Zone,
+    complete_task,
+    instant,
 )
 from tapesched.errors import InvalidInput
 
 
-@app.command("list")
+@app.command("list", cls=HelpCommand)
 def list_(
     enabled_only: Annotated[
         bool, typer.Option("--enabled-only", help="Only enabled tasks.")
     ] = False,
+    full: Full = False,
     json_out: JsonOut = False,
 ) -> None:
-    """List tasks: schedule in words, action, status, next and last run."""
+    """List tasks by next run (none last): next and last run, schedule in words, action,
+    status. One line per task at any width; --full shows values whole."""
     from tapesched import tasks
-    from tapesched.render import schedule_words, short, table, task_json
+    from tapesched.render import Column, schedule_words, stamp, table, task_json
 
     current = now()
-    with open_db() as db:
+    with open_db(create=False) as db:
         listed = tasks.list_tasks(db, current, enabled_only)
-    if json_out:
+    if json_out:  # by id, as before: scripts sort as they need
         print_json(
             {
                 "tasks": [
@@ -55,14 +62,24 @@ def list_(
     if not listed:
         sys.stdout.write("no tasks; add one with 'tapesched add NAME ...'\n")
         return
+    listed = sorted(listed, key=lambda pair: _by_next_run(pair[0]))
     table(
         None,
-        ["NEXT", "LEFT", "LAST", "PASSED", "TASK", "SCHEDULE", "ACTION", "STATUS"],
+        [
+            Column("NEXT", keep=7),
+            Column("LEFT", keep=3),
+            Column("LAST", keep=2),
+            Column("PASSED", keep=1),
+            Column("TASK", keep=8, cut=True, floor=12),
+            Column("SCHEDULE", keep=5, cut=True),
+            Column("ACTION", keep=4),
+            Column("STATUS", keep=6),
+        ],
         [
             [
-                short(task.next_run_time, task.timezone),
+                stamp(task.next_run_time, task.timezone),
                 _relative(task.next_run_time, current, "left"),
-                short(task.last_run_time, task.timezone),
+                stamp(task.last_run_time, task.timezone),
                 _relative(task.last_run_time, current, "ago"),
                 task.task_name,
                 schedule_words(task),
@@ -71,7 +88,16 @@ def list_(
             ]
             for task, state in listed
         ],
+        full=full,
     )
+
+
+def _by_next_run(task: Any) -> tuple[bool, datetime, str]:
+    """The order of `list`: next run first (tasks with none last), then name."""
+    return (task.next_run_time is None, task.next_run_time or NEVER, task.task_name)
+
+
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 STATUS_STYLES = {
@@ -97,15 +123,13 @@ def _relative(value: datetime | None, current: datetime, word: str) -> str:
     return f"{human_delta(value - current)} {'left' if word == 'left' else 'ago'}"
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def show(task_ref: TaskRef, json_out: JsonOut = False) -> None:
-    """Show one task: all fields and statistics."""
-    import json
-
+    """Show one task: every field and its statistics."""
     from tapesched import tasks
-    from tapesched.render import duration, iso, pairs, schedule_words, task_json
+    from tapesched.render import duration, pairs, schedule_words, stamp, task_json
 
-    with open_db() as db:
+    with open_db(create=False) as db:
         task, state, running = tasks.show_task(db, task_ref, now())
     described = schedule_words(task)
     if json_out:
@@ -114,43 +138,61 @@ def show(task_ref: TaskRef, json_out: JsonOut = False) -> None:
         )
         return
     zone = task.timezone
+
+    def when(value: datetime | None, missing: str = "never") -> str:
+        return stamp(value, zone) if value is not None else missing
+
+    def seconds(value: int | None) -> str:
+        return "none" if value is None else f"{value}s"
+
     pairs(
         [
             ("task", f"{task.task_name} (id {task.id})"),
             ("description", task.description or "-"),
-            ("status", state + ("" if task.enabled else " (disabled)")),
-            ("schedule", f"{described} [{task.schedule_type} {json.dumps(task.schedule_config)}]"),
+            ("status", state),
+            ("enabled", "yes" if task.enabled else "no"),
+            ("schedule", described),
+            ("schedule (seed form)", f"{task.schedule_type} {_json(task.schedule_config)}"),
             ("timezone", zone),
-            ("action", f"{task.action_type} {json.dumps(task.action_config)}"),
-            ("next run", iso(task.next_run_time, zone) or "-"),
-            ("last run", iso(task.last_run_time, zone) or "-"),
-            ("last success", iso(task.last_success_time, zone) or "-"),
-            ("last failure", iso(task.last_failure_time, zone) or "-"),
+            ("action", task.action_type),
+            ("action config", _json(task.action_config)),
+            ("device", task.device or "none"),
+            ("next run", when(task.next_run_time, "none")),
+            ("last run", when(task.last_run_time)),
+            ("last success", when(task.last_success_time)),
+            ("last failure", when(task.last_failure_time)),
             (
                 "runs",
                 f"{task.total_runs} total, {task.success_runs} ok, {task.failure_runs} failed",
             ),
             ("average duration", duration(task.average_duration)),
-            ("timeout", f"{task.timeout}s" if task.timeout else "none"),
-            (
-                "misfire",
-                task.misfire
-                + (f" (grace {task.misfire_grace}s)" if task.misfire_grace is not None else ""),
-            ),
-            ("device wait", f"{task.device_wait}s"),
-            ("running execution", running or "-"),
-            ("created", iso(task.created_at, zone) or "-"),
-            ("updated", iso(task.updated_at, zone) or "-"),
+            ("last duration", duration(task.last_duration)),
+            ("timeout", seconds(task.timeout)),
+            ("misfire", task.misfire),
+            ("misfire grace", seconds(task.misfire_grace)),
+            ("device wait", seconds(task.device_wait)),
+            ("ping URL", task.ping_url or "none"),
+            ("notify command", task.notify_command or "none"),
+            ("notify on", task.notify_on),
+            ("running execution", running or "none"),
+            ("created", when(task.created_at)),
+            ("updated", when(task.updated_at)),
         ]
     )
 
 
-@app.command()
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+@app.command(cls=HelpCommand)
 def preview(
     task_ref: Annotated[
         str | None,
         typer.Argument(
-            metavar="[TASK]",
+            metavar="TASK",
             help="Task name or id, or give schedule options.",
             autocompletion=complete_task,
         ),
@@ -166,22 +208,16 @@ def preview(
     cron: Cron = None,
     at: At = None,
     timezone: Zone = None,
-    from_: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            metavar="TIME",
-            help="Start after this instant (default now); local unless it has an offset.",
-        ),
-    ] = None,
+    from_: From = None,
     count: Annotated[int, typer.Option("--count", "-n", metavar="N", help="How many runs.")] = 10,
     json_out: JsonOut = False,
 ) -> None:
-    """Show the next runs of a task or of a schedule, DST shifts marked."""
+    """Show the next runs of a task or of a schedule, one a line as systemd-analyze calendar
+    prints them ('Sun 2026-12-06 01:00:00 CET'), DST shifts marked."""
     from tapesched import tasks
     from tapesched.cli.shorthands import schedule_fields, schedule_options
-    from tapesched.clock import host_zone_name, parse_instant
-    from tapesched.render import iso, table
+    from tapesched.clock import host_zone_name
+    from tapesched.render import clean, iso, stamp
     from tapesched.schedule import describe
     from tapesched.schedule import preview as upcoming
     from tapesched.spec import UNSET, resolve_schedule, spec_of
@@ -198,7 +234,7 @@ def preview(
     if task_ref is not None:
         if fields:
             raise InvalidInput("preview: give a TASK or schedule options, not both")
-        with open_db() as db:
+        with open_db(create=False) as db:
             task = tasks.get_task(db, task_ref)
         current = spec_of(task).schedule
         schedule = resolve_schedule(current.type, current.config, zone, current)
@@ -210,23 +246,25 @@ def preview(
             host_zone_name() if zone is UNSET else zone,
             None,
         )
-    start = parse_instant(from_, schedule.zone, "--from") if from_ else now()
+    start = instant(from_, schedule.zone, "--from", default=None) or now()
     runs = upcoming(schedule, start, count, created_at or start)
     if json_out:
         print_json(
             {"runs": [{"time": iso(time, schedule.zone), "note": note} for time, note in runs]}
         )
         return
+    sys.stdout.write(clean(f"{describe(schedule)} ({schedule.zone})") + "\n")
     if not runs:
         sys.stdout.write("no runs after that time\n")
         return
-    notes = {
-        None: "",
-        "dst_gap": "moved past the DST gap",
-        "dst_repeat": "in the repeated DST hour",
-    }
-    table(
-        describe(schedule) + f" ({schedule.zone})",
-        ["RUN", "NOTE"],
-        [[iso(time, schedule.zone), notes[note]] for time, note in runs],
-    )
+    times = [stamp(time, schedule.zone) for time, _ in runs]
+    width = max(len(text) for text in times)
+    for text, (_, note) in zip(times, runs, strict=True):
+        line = f"{text:<{width}}  {PREVIEW_NOTES[note]}" if note else text
+        sys.stdout.write(line + "\n")
+
+
+PREVIEW_NOTES = {
+    "dst_gap": "moved past the DST gap (that local time does not exist)",
+    "dst_repeat": "in the repeated DST hour",
+}

@@ -10,11 +10,11 @@ tapesched.lifecycle; this module only applies it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tapesched import lifecycle
-from tapesched.errors import NotFound
+from tapesched.errors import InvalidInput, NotFound
 from tapesched.store import tasks
 from tapesched.store.db import Database, Table, encode_json, encode_time
 
@@ -58,19 +58,42 @@ def get(db: Database, execution_id: str) -> ExecutionRecord | None:
     return TABLE.decode(row) if row else None
 
 
+PREFIX_LENGTH = 8  # the shortest execution id prefix accepted
+
+
+def by_prefix(db: Database, prefix: str) -> list[ExecutionRecord]:
+    """The executions whose id starts with `prefix` (8+ characters), at most two."""
+    if len(prefix) < PREFIX_LENGTH:
+        return []
+    rows = db.rows(
+        f"{TABLE.select} WHERE substr(execution_id, 1, length(:prefix)) = :prefix LIMIT 2",
+        {"prefix": prefix},
+    )
+    return [TABLE.decode(row) for row in rows]
+
+
 def find(db: Database, execution_id: str) -> ExecutionRecord:
-    """Given an execution id or a unique prefix of 8+ characters, return it; raise NotFound."""
+    """Given an execution id or a unique prefix of 8+ characters, return it; raise NotFound
+    (InvalidInput for a prefix that more than one id starts with)."""
     found = get(db, execution_id)
     if found is not None:
         return found
-    if len(execution_id) >= 8:
-        rows = db.rows(
-            f"{TABLE.select} WHERE substr(execution_id, 1, length(:prefix)) = :prefix LIMIT 2",
-            {"prefix": execution_id},
-        )
-        if len(rows) == 1:
-            return TABLE.decode(rows[0])
+    matches = by_prefix(db, execution_id)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InvalidInput(f"execution id prefix {execution_id} is ambiguous; give more of the id")
     raise NotFound(f"no such execution: {execution_id}")
+
+
+def latest_run(db: Database, task_id: int) -> ExecutionRecord | None:
+    """The task's most recent run (by claim; a skipped slot is not a run), or None."""
+    row = db.first(
+        f"{TABLE.select} WHERE task_id = :task_id AND status != 'skipped' "
+        "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        {"task_id": task_id},
+    )
+    return TABLE.decode(row) if row else None
 
 
 def running(db: Database) -> list[ExecutionRecord]:
@@ -107,13 +130,69 @@ def task_logs(
     db: Database, task_id: int, limit: int, offset: int, status: str | None = None
 ) -> tuple[list[ExecutionRecord], int]:
     """The execution log of a task, newest first, and the total count."""
-    where = "WHERE task_id = :task_id" + (" AND status = :status" if status else "")
-    params = {"task_id": task_id, "status": status, "limit": limit, "offset": offset}
+    entries, total = history(db, task_id, limit, offset, status)
+    return [entry.execution for entry in entries], total
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """An execution with the name and zone of its task (`logs`)."""
+
+    execution: ExecutionRecord
+    task_name: str
+    timezone: str
+
+
+def _bound(value: datetime) -> str:
+    """An instant as a bound on the stored text (naive UTC, zero-padded year): instants
+    beyond the calendar in UTC become bounds below or above every stored one."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        return "0000" if value.year < 5000 else "9999-99"
+    return f"{utc.year:04d}-{utc:%m-%d %H:%M:%S.%f}"
+
+
+def history(
+    db: Database,
+    task_id: int | None,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[HistoryEntry], int]:
+    """Executions newest first (by claim), of one task or of every task (task_id None), with
+    the given status, begun at or after `since` and before `until`; and how many match."""
+    where = []
+    if task_id is not None:
+        where.append("e.task_id = :task_id")
+    if status is not None:
+        where.append("e.status = :status")
+    if since is not None:
+        where.append("e.created_at >= :since")
+    if until is not None:
+        where.append("e.created_at < :until")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    params = {
+        "task_id": task_id,
+        "status": status,
+        "since": _bound(since) if since is not None else None,
+        "until": _bound(until) if until is not None else None,
+        "limit": limit,
+        "offset": offset,
+    }
+    joined = "FROM executions e JOIN tasks t ON t.id = e.task_id"
+    columns = ", ".join(f"e.{column}" for column in TABLE.columns)
     rows = db.rows(
-        f"{TABLE.select} {where} ORDER BY created_at DESC LIMIT :limit OFFSET :offset", params
+        f"SELECT {columns}, t.task_name, t.timezone {joined}{clause} "
+        "ORDER BY e.created_at DESC, e.rowid DESC LIMIT :limit OFFSET :offset",
+        params,
     )
-    total = db.scalar(f"SELECT count(*) FROM executions {where}", params)
-    return [TABLE.decode(row) for row in rows], total
+    total = db.scalar(f"SELECT count(*) {joined}{clause}", params)
+    width = len(TABLE.columns)
+    entries = [HistoryEntry(TABLE.decode(row[:width]), row[width], row[width + 1]) for row in rows]
+    return entries, total
 
 
 # --------------------------------------------------------------------------- changes

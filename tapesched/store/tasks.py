@@ -72,14 +72,20 @@ def get(db: Database, task_id: int) -> TaskRecord | None:
     return TABLE.decode(row) if row else None
 
 
+def lookup(db: Database, ref: str) -> TaskRecord | None:
+    """Given a task name or numeric id, return the task, or None."""
+    row = db.first(f"{TABLE.select} WHERE task_name = :name", {"name": ref})
+    if row is None and ref.isascii() and ref.isdigit() and len(ref) < 19:
+        row = db.first(f"{TABLE.select} WHERE id = :id", {"id": int(ref)})
+    return TABLE.decode(row) if row is not None else None
+
+
 def find(db: Database, ref: str) -> TaskRecord:
     """Given a task name or numeric id, return the task; raise NotFound."""
-    row = db.first(f"{TABLE.select} WHERE task_name = :name", {"name": ref})
-    if row is None and ref.isdigit() and len(ref) < 19:
-        row = db.first(f"{TABLE.select} WHERE id = :id", {"id": int(ref)})
-    if row is None:
+    task = lookup(db, ref)
+    if task is None:
         raise NotFound(f"no such task: {ref}")
-    return TABLE.decode(row)
+    return task
 
 
 def name_taken(db: Database, name: str, except_id: int | None = None) -> bool:

@@ -177,7 +177,7 @@ def test_preview_schedule_options_fall_back(run_cli):
     ]
     assert runs[0]["note"] == "dst_repeat"
     people = run_cli("preview", "--cron", "0 2 * * *", "--tz", "UTC", "--count", "2")
-    assert "02:00:00+00:00" in people.out
+    assert "02:00:00 UTC" in people.out
 
 
 def test_status_json_shape(run_cli):
@@ -185,6 +185,7 @@ def test_status_json_shape(run_cli):
     data = run_cli("status", "--json").json()
     assert data == {
         "running": False,
+        "ticking": False,
         "total_tasks": 1,
         "enabled_tasks": 1,
         "running_executions": 0,
@@ -315,15 +316,31 @@ def test_duplicate_name_is_conflict(run_cli, home):
     ],
 )
 def test_unknown_task_exit_3(run_cli, command):
+    assert run_cli("init").code == 0  # read-only commands need a database to look in
     result = run_cli(*command)
     assert result.code == 3, result.err
     assert result.err.strip() == f"tapesched: no such task: {command[1]}"
 
 
-def test_bad_task_name_refused(run_cli):
-    for name in ("123", "has space", ".hidden", "a/b", "x" * 65):
+def test_bad_task_name_refused(run_cli, home):
+    assert run_cli("init").code == 0
+    before = dump(home / "tapesched.db")
+    for name in ("123", "has space", ".hidden", "a/b", "x" * 65, "nightly\n", "a\r", "\tb"):
         result = run_cli("add", name, "--daily", "02:00", "--command", "true")
-        assert result.code == 2 and "task name" in result.err
+        assert result.code == 2 and result.err.startswith("tapesched: task name: ")
+        assert result.err.count("\n") == 1, result.err
+        renamed = run_cli("edit", "1", "--name", name)
+        assert renamed.code in (2, 3) and renamed.err.count("\n") == 1
+    assert dump(home / "tapesched.db") == before
+
+
+def test_a_name_with_a_trailing_newline_is_refused_through_a_real_process(sh, home):
+    result = sh("add", "nightly\n", "--daily", "02:00", "--command", "true")
+    assert result.code == 2
+    assert result.err == (
+        "tapesched: task name: 'nightly\\n' is not valid; expected 1-64 letters, digits, '.', "
+        "'_' or '-', starting with a letter or digit and not all digits\n"
+    )
 
 
 def test_unknown_option_one_line_exit_2(run_cli):
@@ -386,3 +403,197 @@ def test_help_and_version_do_not_import_heavy_modules():
         [sys.executable, "-m", "tapesched", "--version"], capture_output=True, text=True, timeout=30
     )
     assert version.stdout.startswith("tapesched ")
+
+
+# --------------------------------------------------------------------------- OSError at the edges
+
+
+def test_a_file_where_the_state_folder_should_be_is_one_line_exit_5(run_cli, home, sh):
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.write_text("not a folder")
+    for args in (["add", "x", "--daily", "02:00", "--command", "true"], ["init"], ["tick"]):
+        for result in (run_cli(*args), sh(*args)):
+            assert result.code == 5, (args, result)
+            assert result.err == f"tapesched: {home}: not a folder; expected one\n"
+    assert home.read_text() == "not a folder"
+
+
+def test_a_file_where_logs_or_locks_should_be_is_one_line_exit_5(run_cli, home):
+    assert run_cli("add", "x", "--daily", "02:00", "--command", "true").code == 0
+    before = dump(home / "tapesched.db")
+    for folder in ("logs", "locks", "snapshots"):
+        (home / folder).rmdir()
+        (home / folder).write_text("x")
+        for args in (["tick"], ["run", "x"], ["add", "y", "--daily", "02:00", "--command", "true"]):
+            result = run_cli(*args)
+            assert result.code == 5, (folder, args, result)
+            assert result.err == f"tapesched: {home / folder}: not a folder; expected one\n"
+        (home / folder).unlink()
+        (home / folder).mkdir(mode=0o700)
+    assert dump(home / "tapesched.db") == before
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            OSError(28, "No space left on device", "/srv/state/logs/x.log"),
+            "/srv/state/logs/x.log: No space left on device",
+        ),
+        (
+            PermissionError(13, "Permission denied", "/srv/state/locks/tick.lock"),
+            "/srv/state/locks/tick.lock: Permission denied",
+        ),
+        (OSError(30, "Read-only file system"), "{home}: Read-only file system"),
+        (
+            IsADirectoryError(21, "Is a directory", "/srv/x", None, "/srv/y"),
+            "/srv/x -> /srv/y: Is a directory",
+        ),
+    ],
+)
+def test_an_os_error_escaping_a_command_is_one_line_exit_5(run_cli, home, monkeypatch, error, line):
+    """Whatever command an OSError escapes from (the full command line or cron's fast path),
+    the edge turns it into one line naming the path (else the state folder), exit 5."""
+    from tapesched import tasks as operations
+    from tapesched import tick as ticker
+
+    def fail(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(operations, "create_task", fail)
+    monkeypatch.setattr(ticker, "tick", fail)
+    expected = f"tapesched: {line.format(home=home)}\n"
+    for args in (
+        ["add", "x", "--daily", "02:00", "--command", "true"],
+        ["tick"],
+        ["tick", "--json"],
+    ):
+        result = run_cli(*args)
+        assert (result.code, result.err) == (5, expected), args
+
+
+def test_a_closed_standard_output_ends_quietly_with_exit_1(sh, home):
+    """`tapesched export | head -0`: the reader is gone; exit 1 with nothing on stderr (as
+    `yes | head -1` is quiet), and no complaint from the interpreter at exit."""
+    assert sh("add", "t000", "--daily", "02:00", "--command", "true").code == 0
+    for command in (["export"], ["list"], ["show", "t000", "--json"]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tapesched", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        process.stdout.close()
+        err = process.stderr.read()
+        assert (process.wait(timeout=60), err) == (1, ""), command
+
+
+# --------------------------------------------------------------------------- recovery readers
+
+
+@pytest.fixture
+def chain(run_cli, tmp_path):
+    """A backup task and two recovery tasks reading from it, one by name, one by id."""
+    source, tape = tmp_path / "data", tmp_path / "vtape"
+    source.mkdir()
+    backup = run_cli("add", "nightly", "--daily", "01:00", "--source", str(source),
+                     "--device", str(tape), "--json")  # fmt: skip
+    assert backup.code == 0, backup.err
+    for name, ref in (("restore-by-name", "nightly"), ("restore-by-id", str(backup.json()["id"]))):
+        added = run_cli("add", name, "--daily", "03:00", "--from-task", ref,
+                        "--target", str(tmp_path / name), "--disabled")  # fmt: skip
+        assert added.code == 0, added.err
+    return source, tape
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["--device", "{tmp}/other-tape"],
+        ["--source", "{tmp}/elsewhere"],
+        ["--command", "true"],
+        ["--action", "cleanup", "--action-config", '{"retention_days": 3}'],
+        ["--action", "backup", "--action-config",
+         '{"source_paths": ["{tmp}/data"], "device": "{tmp}/tape2"}'],
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("ref", ["nightly", "1"])
+def test_the_action_of_a_backup_a_recovery_reads_from_cannot_change(
+    run_cli, home, tmp_path, chain, change, ref
+):
+    before = dump(home / "tapesched.db")
+    result = run_cli("edit", ref, *[item.replace("{tmp}", str(tmp_path)) for item in change])
+    assert result.code == 4, result
+    assert result.err.startswith(
+        "tapesched: action: recovery tasks restore-by-id, restore-by-name read from nightly "
+        "(from_task); changing its "
+    )
+    assert result.err.endswith(
+        "would make them restore another chain; point them at another backup task first, "
+        "or add a new backup task\n"
+    ) or result.err.endswith("would leave them no backup to restore; point them at another "
+                             "backup task first, or add a new backup task\n")  # fmt: skip
+    assert result.err.count("\n") == 1
+    assert dump(home / "tapesched.db") == before
+
+
+def test_what_keeps_the_chain_may_change_and_a_freed_backup_may_change(run_cli, tmp_path, chain):
+    source, tape = chain
+    for change in (["--level", "incremental"], ["--compress"], ["--exclude", "*.tmp"],
+                   ["--device", f"{tape}/"], ["--timeout", "60"]):  # fmt: skip
+        result = run_cli("edit", "nightly", *change)
+        assert result.code == 0, (change, result.err)
+    assert run_cli("delete", "restore-by-id", "--yes").code == 0
+    refused = run_cli("edit", "nightly", "--device", str(tmp_path / "t3"))
+    assert refused.code == 4 and refused.err == (
+        "tapesched: action: recovery task restore-by-name reads from nightly (from_task); "
+        "changing its sources or device would make it restore another chain; point it at "
+        "another backup task first, or add a new backup task\n"
+    )
+    assert run_cli("edit", "restore-by-name", "--from-task", "other").code == 0
+    assert run_cli("edit", "nightly", "--device", str(tmp_path / "t3")).code == 0
+
+
+def test_renaming_a_backup_takes_its_recoveries_along(run_cli, chain):
+    result = run_cli("edit", "nightly", "--name", "nightly-full")
+    assert result.code == 0, result.err
+    assert result.err == (
+        "tapesched: warning: recovery task restore-by-name now reads from nightly-full "
+        "(its from_task was nightly)\n"
+    )
+    by_name = run_cli("show", "restore-by-name", "--json").json()
+    by_id = run_cli("show", "restore-by-id", "--json").json()
+    assert by_name["action_config"]["from_task"] == "nightly-full"
+    assert by_id["action_config"]["from_task"] == "1"
+    refused = run_cli("edit", "nightly-full", "--command", "true")
+    assert refused.code == 4 and "read from nightly-full (from_task); changing its action " in (
+        refused.err
+    )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "config"),
+    [
+        (["--weekly", "sun,wed", "--at", "01:00"], {"day_of_week": [2, 6], "time": "02:30:00"}),
+        (["--monthly", "31", "--at", "01:00"], {"day_of_month": 31, "time": "02:30:00"}),
+        (["--yearly", "02-29", "--at", "01:00"], {"month": 2, "day": 29, "time": "02:30:00"}),
+        (["--daily", "01:00"], {"time": "02:30:00"}),
+    ],
+)
+def test_edit_at_keeps_the_days(run_cli, schedule, config):
+    assert run_cli("add", "kept", *schedule, "--command", "true", "--tz", "UTC").code == 0
+    edited = run_cli("edit", "kept", "--at", "02:30", "--json")
+    assert edited.code == 0, edited.err
+    task = edited.json()
+    assert task["schedule_config"] == config
+    assert task["next_run_time"].endswith("T02:30:00+00:00")
+
+
+@pytest.mark.parametrize("schedule", [["--cron", "0 1 * * *"], ["--every", "2h"]])
+def test_edit_at_on_a_schedule_without_a_time_of_day_is_refused(run_cli, home, schedule):
+    assert run_cli("add", "timeless", *schedule, "--command", "true").code == 0
+    before = dump(home / "tapesched.db")
+    refused = run_cli("edit", "timeless", "--at", "02:30")
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    assert refused.err.startswith("tapesched: --at: a ") and "no time of day" in refused.err
+    assert dump(home / "tapesched.db") == before

@@ -132,6 +132,7 @@ def test_bad_file_refused_whole(run_cli, home, tmp_path):
     ],
 )
 def test_bad_files_name_the_problem(run_cli, home, tmp_path, text, words):
+    assert run_cli("init").code == 0
     result = run_cli("apply", str(write(tmp_path, text)))
     assert result.code == 2 and words in result.err
     assert run_cli("list", "--json").json()["total"] == 0
@@ -139,7 +140,7 @@ def test_bad_files_name_the_problem(run_cli, home, tmp_path, text, words):
 
 def test_apply_prune_deletes_tasks_not_in_the_file(run_cli, tmp_path):
     run_cli("add", "stray", "--daily", "05:00", "--command", "true")
-    result = run_cli("apply", str(write(tmp_path, TASKS)), "--prune", "--json").json()
+    result = run_cli("apply", str(write(tmp_path, TASKS)), "--prune", "--yes", "--json").json()
     assert result["deleted"] == ["stray"]
     names = [t["task_name"] for t in run_cli("list", "--json").json()["tasks"]]
     assert names == ["nightly", "weekly-full"]
@@ -149,9 +150,9 @@ def test_apply_dry_run_changes_nothing(run_cli, home, tmp_path):
     run_cli("init")
     before = dump(home / "tapesched.db")
     result = run_cli("apply", str(write(tmp_path, TASKS)), "--dry-run")
-    assert (
-        result.out == "2 would be created, 0 would be updated, 0 would be unchanged, "
-        "0 would be deleted\n"
+    assert result.out == (
+        "would create nightly\nwould create weekly-full\n"
+        "2 would be created, 0 would be updated, 0 would be unchanged, 0 would be deleted\n"
     )
     assert dump(home / "tapesched.db") == before
 
@@ -186,8 +187,9 @@ def test_metrics_parse_back(run_cli, sh, home, tmp_path):
     families, samples = parse_metrics(result.out)
     assert all(set(f) == {"HELP", "TYPE"} for f in families.values())
     assert families["tapesched_task_runs_total"]["TYPE"] == "counter"
-    assert samples[("tapesched_task_runs_total", '{task="ok",status="success"}')] == 1
-    assert samples[("tapesched_task_runs_total", '{task="bad",status="failed"}')] == 1
+    assert samples[("tapesched_task_runs_total", '{task="ok",result="success"}')] == 1
+    assert samples[("tapesched_task_runs_total", '{task="bad",result="failure"}')] == 1
+    assert samples[("tapesched_task_history_executions", '{task="bad",status="failed"}')] == 1
     assert samples[("tapesched_task_running", '{task="ok"}')] == 0
     assert ("tapesched_task_last_success_timestamp_seconds", '{task="ok"}') in samples
     assert ("tapesched_task_last_failure_timestamp_seconds", '{task="bad"}') in samples
@@ -241,14 +243,16 @@ def test_install_cron_is_idempotent(run_cli, fake_crontab):
     assert fake_crontab.read_text().splitlines() == lines
 
 
-def test_install_cron_into_an_empty_crontab_and_replaces_an_old_line(run_cli, fake_crontab):
+def test_install_cron_into_an_empty_crontab_and_replaces_an_old_line(run_cli, fake_crontab, home):
     assert run_cli("init", "--install-cron").code == 0
     assert len(fake_crontab.read_text().splitlines()) == 1
-    fake_crontab.write_text("* * * * * /old/venv/bin/tapesched tick\n")
+    old = f"* * * * * TAPESCHED_HOME={home} /old/venv/bin/tapesched tick"
+    other = "* * * * * /old/venv/bin/tapesched tick"  # another state folder's: kept
+    fake_crontab.write_text(f"{old}\n{other}\n")
     result = run_cli("init", "--install-cron")
-    assert "updated" in result.out
-    [line] = fake_crontab.read_text().splitlines()
-    assert "/old/venv" not in line
+    assert "replaced this state folder's line" in result.out and f"- {old}" in result.out
+    [line, kept] = fake_crontab.read_text().splitlines()
+    assert "/old/venv" not in line and kept == other
 
 
 def test_install_cron_without_crontab_says_so(run_cli, tmp_path, monkeypatch):
@@ -281,3 +285,126 @@ def test_systemd_examples_run_tick(tmp_path):
             ["systemd-analyze", "calendar", "*-*-* *:*:00"], capture_output=True, text=True
         )
         assert done.returncode == 0
+
+
+# --------------------------------------------------------------------------- hostile task files
+
+BASE_TASK = (
+    'task_name = "h"\nschedule_type = "daily"\nschedule_config = { time = "02:00" }\n'
+    'timezone = "UTC"\naction_type = "custom"\n'
+)
+
+
+def deep_toml(levels: int) -> str:
+    return "x = " + "[" * levels + "]" * levels + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("task = 5\n", "'task' is a number; expected an array of tables ([[task]])"),
+        ('task = "x"\n', "'task' is a string; expected an array of tables ([[task]])"),
+        ("task = true\n", "'task' is true or false; expected an array of tables ([[task]])"),
+        ("task = 1979-05-27\n", "'task' is a date or time; expected an array of tables ([[task]])"),
+        ('task = [1, "x"]\n', "task #1 is a number, not a table; expected [[task]]"),
+        ("task = [[1]]\n", "task #1 is an array, not a table; expected [[task]]"),
+        ('[task]\ntask_name = "a"\n', "'task' is a single table ([task]); expected an array of "
+         "tables: write [[task]] before each task"),
+        ("[task.x]\ny = 1\n", "'task' is a single table ([task]); expected an array of "
+         "tables: write [[task]] before each task"),
+        (deep_toml(5000), "arrays or tables nested too deeply to read; expected at most 32 levels"),
+        ("x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+         "arrays or tables nested too deeply to read; expected at most 32 levels"),
+        ("[[task]]\n" + BASE_TASK + "action_config = { command = " + "[" * 40 + '"x"' + "]" * 40
+         + " }\n", "task h: action_config: nested deeper than 32 levels; expected at most 32 "
+         "levels of lists and tables"),
+        ("[[task]]\n" + BASE_TASK + "description = " + "[" * 100 + "]" * 100
+         + '\naction_config = { command = "true" }\n',
+         "task h: description: nested deeper than 32 levels; expected at most 32 levels of "
+         "lists and tables"),
+        ("[[task]]\n" + BASE_TASK + "timeout = " + "9" * 5000 + "\n", "not valid TOML"),
+        ("[[task]]\n" + BASE_TASK + "timeout = 99999999999999999999999\n"
+         'action_config = { command = "true" }\n', "task h: timeout: 99999999999999999999999 "
+         "is not valid; expected a whole number of seconds, 1-315360000 (ten years)"),
+        ("[[task]]\n" + BASE_TASK + 'description = "\\ud800"\n', "not valid TOML"),
+        ("[[task]]\n" + BASE_TASK.replace('"h"', '"a\\nb"') + "action_config = { command = 'x' }\n",
+         "task a\\nb: task name: 'a\\nb' is not valid"),
+        ("[[task]]\n" + BASE_TASK.replace('"custom"', "{ a = 1 }")
+         + "action_config = { command = 'true' }\n",
+         "task h: action_type: {'a': 1} is unknown; expected one of backup, recovery"),
+        ("[[task]]\n" + BASE_TASK + "device_wait = inf\naction_config = { command = 'true' }\n",
+         "task h: device_wait: inf is not valid; expected a whole number of seconds, 0-86400"),
+    ],
+)  # fmt: skip
+def test_a_hostile_task_file_is_one_line_and_changes_nothing(run_cli, home, tmp_path, text, line):
+    run_cli("apply", str(write(tmp_path, TASKS)))
+    before = dump(home / "tapesched.db")
+    file = write(tmp_path, text, "hostile.toml")
+    result = run_cli("apply", str(file))
+    assert result.code == 2, result
+    assert result.err.startswith(f"tapesched: {file}: ")
+    assert line in result.err and result.err.count("\n") == 1, result.err
+    assert "Traceback" not in result.err
+    assert dump(home / "tapesched.db") == before
+
+
+def test_a_task_file_once_in_the_past_is_refused_as_add_refuses_it(run_cli, home, tmp_path):
+    run_cli("init")
+    before = dump(home / "tapesched.db")
+    text = TASKS + (
+        '\n[[task]]\ntask_name = "late"\nschedule_type = "once"\n'
+        'schedule_config = { datetime = "2020-01-01 00:00" }\ntimezone = "UTC"\n'
+        'action_type = "custom"\naction_config = { command = "true" }\n'
+    )
+    file = write(tmp_path, text)
+    for extra in ([], ["--dry-run"]):
+        result = run_cli("apply", str(file), *extra)
+        assert result.code == 2
+        assert result.err == (
+            f"tapesched: {file}: task late: schedule_config.datetime: 2020-01-01 00:00:00 is in "
+            "the past; give a future time, or --force to accept it (it then runs at the next "
+            "tick)\n"
+        )
+        assert dump(home / "tapesched.db") == before
+    forced = run_cli("apply", str(file), "--force", "--json")
+    assert forced.code == 0 and forced.json()["created"] == ["nightly", "weekly-full", "late"]
+
+
+RECOVERY_FILE = """
+[[task]]
+task_name = "nightly"
+schedule_type = "daily"
+schedule_config = {{ time = "01:00" }}
+timezone = "UTC"
+action_type = "backup"
+action_config = {{ source_paths = ["{tmp}/data"], device = "{device}" }}
+
+[[task]]
+task_name = "restore"
+schedule_type = "daily"
+schedule_config = {{ time = "03:00" }}
+timezone = "UTC"
+enabled = false
+action_type = "recovery"
+action_config = {{ from_task = "{reader}", target_path = "{tmp}/restore" }}
+"""
+
+
+def test_apply_cannot_change_the_chain_a_recovery_reads_from(run_cli, home, tmp_path):
+    def file(device: str, reader: str = "nightly") -> str:
+        text = RECOVERY_FILE.format(tmp=tmp_path, device=device, reader=reader)
+        return str(write(tmp_path, text))
+
+    assert run_cli("apply", file(f"{tmp_path}/tape")).code == 0
+    before = dump(home / "tapesched.db")
+    for reader in ("nightly", "1"):
+        for extra in ([], ["--dry-run"]):
+            result = run_cli("apply", file(f"{tmp_path}/tape2", reader), *extra)
+            assert result.code == 4, result
+            assert result.err.startswith(
+                f"tapesched: {tmp_path}/tasks.toml: task nightly: action: recovery task restore "
+                "reads from nightly (from_task); changing its sources or device"
+            )
+            assert dump(home / "tapesched.db") == before
+    # The same file pointing the recovery elsewhere changes both at once.
+    assert run_cli("apply", file(f"{tmp_path}/tape2", "other")).code == 0
