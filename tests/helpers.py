@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 
@@ -27,3 +28,21 @@ def wait_until(predicate, timeout: float = 20.0, poll: float = 0.1):  # noqa: AN
             return value
         time.sleep(poll)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def age_claim(home: Path, execution_id: str, age: timedelta) -> None:
+    """Move a claim's created_at back by `age`, as if it had been made that long ago
+    (instead of sleeping until the wall clock passes a threshold)."""
+    connection = sqlite3.connect(home / "tapesched.db")
+    try:
+        with connection:
+            (created,) = connection.execute(
+                "SELECT created_at FROM executions WHERE execution_id = ?", (execution_id,)
+            ).fetchone()
+            earlier = datetime.fromisoformat(created) - age
+            connection.execute(
+                "UPDATE executions SET created_at = ? WHERE execution_id = ?",
+                (earlier.strftime("%Y-%m-%d %H:%M:%S.%f"), execution_id),
+            )
+    finally:
+        connection.close()

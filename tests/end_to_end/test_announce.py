@@ -24,26 +24,6 @@ def server():  # noqa: ANN201
         yield endpoint
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_processes(tmp_path: Path):
-    """Kill whatever runner or job a failing test left behind."""
-    yield
-    for db in tmp_path.rglob("*.db"):
-        try:
-            connection = sqlite3.connect(db)
-            rows = connection.execute("SELECT pid, job_pid FROM executions").fetchall()
-            connection.close()
-        except sqlite3.Error:
-            continue
-        for pid, job_pid in rows:
-            for group in (job_pid, pid):
-                if group:
-                    try:
-                        os.killpg(group, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-
-
 def add(sh, name: str, server: Recording, notified: Path, *options: str) -> None:
     command = f"sh -c 'echo $TAPESCHED_STATUS $TAPESCHED_EXECUTION_ID >> {notified}'"
     result = sh(

@@ -17,32 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import dump, wait_until
+from helpers import age_claim, dump, wait_until
 
 from tapesched import decisions
 
 FUTURE = "2030-01-01 00:00"
 DUE = "2030-01-01T00:00:10+00:00"
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_processes(tmp_path: Path):
-    """Kill whatever runner or job a failing test left behind."""
-    yield
-    for db in tmp_path.rglob("*.db"):
-        try:
-            connection = sqlite3.connect(db)
-            rows = connection.execute("SELECT pid, job_pid FROM executions").fetchall()
-            connection.close()
-        except sqlite3.Error:
-            continue
-        for pid, job_pid in rows:
-            for group in (job_pid, pid):
-                if group:
-                    try:
-                        os.killpg(group, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
 
 
 def logs(sh, task: str) -> list[dict]:
@@ -213,23 +193,6 @@ def test_runner_killed_is_found_lost_by_the_next_tick(sh):
     assert (task["total_runs"], task["failure_runs"], task["status"]) == (0, 1, "error")
     wait_until(lambda: group_gone(running["job_pid"]), 15)
     assert sh("tick").code == 0  # found once, reported once
-
-
-def age_claim(home: Path, execution_id: str, age: timedelta) -> None:
-    """Move a claim's created_at back by `age`, as if it had been made that long ago."""
-    connection = sqlite3.connect(home / "tapesched.db")
-    try:
-        with connection:
-            (created,) = connection.execute(
-                "SELECT created_at FROM executions WHERE execution_id = ?", (execution_id,)
-            ).fetchone()
-            earlier = datetime.fromisoformat(created) - age
-            connection.execute(
-                "UPDATE executions SET created_at = ? WHERE execution_id = ?",
-                (earlier.strftime("%Y-%m-%d %H:%M:%S.%f"), execution_id),
-            )
-    finally:
-        connection.close()
 
 
 def test_tick_killed_between_claim_and_launch_loses_and_doubles_nothing(sh, home):

@@ -11,16 +11,13 @@ unusable in a way that also stops root: a regular file where the task's log fold
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from helpers import dump, wait_until
+from helpers import age_claim, dump, wait_until
 from hostile_servers import recording
 
 from tapesched import decisions
@@ -28,25 +25,6 @@ from tapesched.paths import safe_name
 
 FUTURE = "2030-01-01 00:00"
 DUE = "2030-01-01T00:00:10+00:00"
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_processes(tmp_path: Path):
-    yield
-    for db in tmp_path.rglob("*.db"):
-        try:
-            connection = sqlite3.connect(db)
-            rows = connection.execute("SELECT pid, job_pid FROM executions").fetchall()
-            connection.close()
-        except sqlite3.Error:
-            continue
-        for pid, job_pid in rows:
-            for group in (job_pid, pid):
-                if group:
-                    try:
-                        os.killpg(group, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
 
 
 def entries(sh, task: str) -> list[dict]:
@@ -124,22 +102,6 @@ def claimed_without_runner(sh, home: Path, name: str) -> str:
     [pending] = entries(sh, name)
     assert pending["status"] == "running" and pending["pid"] is None
     return pending["execution_id"]
-
-
-def age_claim(home: Path, execution_id: str, by: timedelta) -> None:
-    connection = sqlite3.connect(home / "tapesched.db")
-    try:
-        with connection:
-            (created,) = connection.execute(
-                "SELECT created_at FROM executions WHERE execution_id = ?", (execution_id,)
-            ).fetchone()
-            earlier = datetime.fromisoformat(created) - by
-            connection.execute(
-                "UPDATE executions SET created_at = ? WHERE execution_id = ?",
-                (earlier.strftime("%Y-%m-%d %H:%M:%S.%f"), execution_id),
-            )
-    finally:
-        connection.close()
 
 
 def test_a_relaunch_whose_lock_is_a_folder_is_recorded_failed(sh, home):

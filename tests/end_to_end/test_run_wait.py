@@ -9,35 +9,12 @@ import os
 import pty
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import termios
 import time
-from pathlib import Path
 
-import pytest
 from helpers import dump, wait_until
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_processes(tmp_path: Path):
-    """Kill whatever runner or job a failing test left behind."""
-    yield
-    for db in tmp_path.rglob("*.db"):
-        try:
-            connection = sqlite3.connect(db)
-            rows = connection.execute("SELECT pid, job_pid FROM executions").fetchall()
-            connection.close()
-        except sqlite3.Error:
-            continue
-        for pid, job_pid in rows:
-            for group in (job_pid, pid):
-                if group:
-                    try:
-                        os.killpg(group, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
 
 
 def add(sh, name: str, *options: str) -> None:
