@@ -126,14 +126,6 @@ def running_for_task(db: Database, task_id: int) -> ExecutionRecord | None:
     return TABLE.decode(row) if row else None
 
 
-def task_logs(
-    db: Database, task_id: int, limit: int, offset: int, status: str | None = None
-) -> tuple[list[ExecutionRecord], int]:
-    """The execution log of a task, newest first, and the total count."""
-    entries, total = history(db, task_id, limit, offset, status)
-    return [entry.execution for entry in entries], total
-
-
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """An execution with the name and zone of its task (`logs`)."""

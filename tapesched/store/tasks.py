@@ -88,11 +88,6 @@ def find(db: Database, ref: str) -> TaskRecord:
     return task
 
 
-def name_taken(db: Database, name: str, except_id: int | None = None) -> bool:
-    found = db.scalar("SELECT id FROM tasks WHERE task_name = :name", {"name": name})
-    return found is not None and found != except_id
-
-
 def all_tasks(
     db: Database, enabled_only: bool = False, order: str = "id", action_type: str | None = None
 ) -> list[TaskRecord]:
@@ -151,17 +146,6 @@ def due(db: Database, now: datetime, limit: int) -> list[TaskRecord]:
         {"enabled": True, "now": encode_time(now), "limit": limit},
     )
     return [TABLE.decode(row) for row in rows]
-
-
-def any_due(db: Database, now: datetime) -> bool:
-    """Whether any enabled task is due (one probe of the index)."""
-    return (
-        db.first(
-            "SELECT 1 FROM tasks WHERE enabled = :enabled AND next_run_time <= :now LIMIT 1",
-            {"enabled": True, "now": encode_time(now)},
-        )
-        is not None
-    )
 
 
 def advance(db: Database, task_id: int, expected: datetime, new_next: datetime | None) -> bool:
