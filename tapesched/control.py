@@ -11,7 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 from tapesched import notify, process, runner
+from tapesched.decisions import Lease
 from tapesched.errors import Conflict, NotFound, StorageUnavailable
+from tapesched.hosts import ANY, this_host
 from tapesched.paths import StatePaths
 from tapesched.store import executions
 from tapesched.store import tasks as task_rows
@@ -20,9 +22,19 @@ from tapesched.store.executions import ExecutionRecord
 
 
 def run_now(db: Database, paths: StatePaths, task_ref: str, now: datetime) -> ExecutionRecord:
-    """Claim a manual execution of a task and launch its runner; raise Conflict if one runs."""
+    """Claim a manual execution of a task on this host and launch its runner; raise
+    Conflict if one runs, or if the task is bound to another host (its drives and paths
+    are there)."""
+    host = this_host()
     with db.write():
+        db.serialize(f"claims:{host}")
         task = task_rows.find(db, task_ref)
+        if task.host not in (host, ANY):
+            raise Conflict(
+                f"task {task.task_name} runs on host {task.host}, not on this host ({host}); "
+                f"run it there, or bind it elsewhere with 'tapesched edit {task.task_name} "
+                "--host NAME|any'"
+            )
         running = executions.running_for_task(db, task.id)
         if running is not None:
             raise Conflict(
@@ -38,7 +50,9 @@ def run_now(db: Database, paths: StatePaths, task_ref: str, now: datetime) -> Ex
                 "created_at": now,
                 "status": "running",
                 "device": task.device,
+                "host": host,
                 "log_path": str(paths.output_log(task.task_name, execution_id)),
+                "lease_expires": db.server_now() + Lease.from_environment().length,
             },
         )
         execution = executions.get(db, execution_id)
@@ -71,7 +85,9 @@ def stop_execution(
     """Stop a running execution: record it cancelled (task paused), then SIGTERM the job's
     process group and the runner, SIGKILL after `grace` seconds. Return whether it was
     this call that recorded the cancellation; if it was, this call announces it (the ping
-    and, per notify_on, the notify command), once the runner is gone."""
+    and, per notify_on, the notify command), once the runner is gone. A run on another
+    host is only recorded cancelled here: its runner sees that at its next lease renewal
+    and stops its job there."""
     reason = "stopped by operator"
     with db.write():
         execution = executions.get(db, execution_id)
@@ -79,6 +95,12 @@ def stop_execution(
             return False
         recorded = executions.finish(db, execution_id, "cancelled", clock(), reason)
         task = task_rows.get(db, execution.task_id) if recorded else None
+    if execution.host not in (None, this_host()):
+        if task is not None:
+            notify.Ended(task, execution_id, "cancelled", reason, execution.log_path).announce(
+                "recorded by stop"
+            )
+        return recorded
     runner_alive = process.is_same_process(execution.pid, execution.process_start)
     if execution.job_pid:
         process.terminate_group(execution.job_pid, grace)
@@ -124,7 +146,7 @@ def wait_for(
 def _runner_done(execution: ExecutionRecord) -> None:
     """Wait, within what its pings and notify command may take, for a runner of this host
     that is still announcing the outcome to exit."""
-    if execution.pid and execution.host in (None, process.hostname()):
+    if execution.pid and execution.host in (None, this_host()):
         limit = 2 * notify.ping_timeout() + notify.NOTIFY_TIMEOUT + 5
         process.wait_gone(execution.pid, execution.process_start, limit)
 

@@ -22,7 +22,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tapesched.dburl import DatabaseURL
 from tapesched.errors import InvalidInput, OperationFailed, TapeschedError
+from tapesched.hosts import this_host
 from tapesched.paths import DB_NAME, StatePaths, resolve
 
 # Debian's and Vixie's cron read at most MAX_COMMAND - 1 = 999 bytes of a command and
@@ -82,15 +84,20 @@ def cron_word(text: str, what: str) -> str:
 
 
 def tick_line(paths: StatePaths) -> str:
-    """`* * * * * TAPESCHED_HOME=HOME /abs/tapesched [--db DB] tick`, safe for cron.
+    """`* * * * * TAPESCHED_HOME=HOME [TAPESCHED_HOST=NAME] /abs/tapesched [--db DB] tick`.
 
     The state folder is always spelled out: cron's environment is not the shell's (no
-    XDG_STATE_HOME), and the line names the folder it belongs to. Raise InvalidInput for
+    XDG_STATE_HOME), and the line names the folder it belongs to; so is TAPESCHED_HOST
+    when it is set. A database URL is written without its password. Raise InvalidInput for
     a path no crontab line can carry.
     """
     words = ["TAPESCHED_HOME=" + cron_word(str(paths.home), "state folder")]
+    if os.environ.get("TAPESCHED_HOST"):
+        words.append("TAPESCHED_HOST=" + cron_word(this_host(), "host name"))
     words += [cron_word(word, "the tapesched executable path") for word in executable()]
-    if paths.db != paths.home / DB_NAME:
+    if isinstance(paths.db, DatabaseURL):  # never its password: libpq's files hold that
+        words += ["--db", cron_word(paths.db.without_password, "database URL")]
+    elif paths.db != paths.home / DB_NAME:
         words += ["--db", cron_word(str(paths.db), "database path")]
     words.append("tick")
     command = " ".join(words)

@@ -10,6 +10,7 @@ gather the facts and apply the answers differs (tick.py).
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,6 +25,43 @@ NEVER_STARTED_AFTER = timedelta(minutes=10)
 RELAUNCH_AFTER = timedelta(seconds=5)
 # The runner enforces timeouts itself; tick steps in only if it is this far past.
 TIMEOUT_MARGIN = timedelta(seconds=30)
+# A running execution's lease: its runner renews it every sixth of the period; a tick on
+# any host marks the run lost once the lease has expired by the database server's clock.
+DEFAULT_LEASE = 90.0
+MIN_LEASE = 3.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How long a run's lease lasts, how often its runner renews it, and after how long
+    without a renewal the runner gives up and stops its job: two renewals before the
+    lease runs out, so that the job has ended before another host may declare it lost."""
+
+    period: float = DEFAULT_LEASE
+
+    @property
+    def renew_every(self) -> float:
+        return self.period / 6
+
+    @property
+    def give_up_after(self) -> float:
+        return self.period - 2 * self.renew_every
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(seconds=self.period)
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Lease:
+        """TAPESCHED_LEASE (seconds, at least 3), or the default (90)."""
+        env = os.environ if environ is None else environ
+        try:
+            period = float(env.get("TAPESCHED_LEASE", DEFAULT_LEASE))
+        except ValueError:
+            return cls()
+        if period != period or period in (float("inf"), float("-inf")):
+            return cls()
+        return cls(max(MIN_LEASE, period))
 
 
 class DueTask(Protocol):

@@ -138,6 +138,12 @@ class Cancelled(JobInterrupted):
         super().__init__(detail, field=field)
 
 
+class LeaseLost(JobInterrupted):
+    """The runner could not keep its run's lease (the database was out of reach for too
+    long), or another host declared the run over: the job is stopped, so that it never
+    goes on after the catalog says it has ended."""
+
+
 class TimedOut(JobInterrupted):
     """The run passed its timeout."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tapesched import process
-from tapesched.errors import ActionFailed, Cancelled, TimedOut
+from tapesched.errors import ActionFailed, Cancelled, JobInterrupted, LeaseLost, TimedOut
 
 
 @dataclass
@@ -34,6 +34,7 @@ class JobContext:
     on_spawn: Callable[[int], None] | None = None
     started: float = field(default_factory=time.monotonic)
     cancelled: bool = False
+    aborted: str | None = None  # why the job must stop now (its lease is lost)
     current_group: int | None = None
 
     def log(self, message: str) -> None:
@@ -46,9 +47,11 @@ class JobContext:
         return self.timeout - (time.monotonic() - self.started)
 
     def check(self) -> None:
-        """Raise Cancelled or TimedOut if the run must end now."""
+        """Raise Cancelled, LeaseLost or TimedOut if the run must end now."""
         if self.cancelled:
             raise Cancelled()
+        if self.aborted is not None:
+            raise LeaseLost(self.aborted)
         remaining = self.remaining()
         if remaining is not None and remaining <= 0:
             raise TimedOut()
@@ -58,6 +61,14 @@ class JobContext:
         self.cancelled = True
         if self.current_group is not None:
             process.signal_group(self.current_group, signal.SIGTERM)
+
+    def abort(self, reason: str) -> None:
+        """Called from the lease keeper's thread: the run must end now, for `reason`; TERM
+        the job's group (the watching loop then ends the whole group and raises)."""
+        self.aborted = reason
+        group = self.current_group
+        if group is not None:
+            process.signal_group(group, signal.SIGTERM)
 
     def run(
         self,
@@ -121,7 +132,7 @@ class JobContext:
     def _watch(self, child: subprocess.Popen) -> None:
         try:
             self.check()
-        except (Cancelled, TimedOut):
+        except JobInterrupted:
             process.terminate_group(child.pid, self.grace)
             child.wait()
             raise

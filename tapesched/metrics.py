@@ -22,11 +22,12 @@ from tapesched.errors import InvalidInput
 from tapesched.lifecycle import FINAL_STATUSES
 from tapesched.store import catalog, executions
 from tapesched.store import tasks as task_rows
-from tapesched.store.db import Database, last_tick
+from tapesched.store.db import Database
+from tapesched.store.hosts import all_hosts
 
 # name -> (type, help); the order of the exposition and of the man page.
 FAMILIES = {
-    "tapesched_last_tick_timestamp_seconds": ("gauge", "Unix time of the last tick."),
+    "tapesched_last_tick_timestamp_seconds": ("gauge", "Unix time of each host's last tick."),
     "tapesched_task_enabled": ("gauge", "1 if the task is enabled."),
     "tapesched_task_running": ("gauge", "1 while a run of the task is in progress."),
     "tapesched_task_runs_total": (
@@ -101,7 +102,7 @@ def exposition(db: Database) -> str:
     """The metrics as Prometheus text, # HELP and # TYPE first for each family."""
     samples: dict[str, list[str]] = {name: [] for name in FAMILIES}
     with db.read():
-        latest_tick = last_tick(db)
+        hosts = all_hosts(db)
         tasks = task_rows.all_tasks(db, order="name")
         counts = catalog.status_counts(db)
         running = executions.tasks_running(db)
@@ -112,12 +113,14 @@ def exposition(db: Database) -> str:
         if value is not None:
             samples[metric].append(f"{metric}{{{labels}}} {value}")
 
-    if latest_tick is not None:
-        samples["tapesched_last_tick_timestamp_seconds"].append(
-            f"tapesched_last_tick_timestamp_seconds {_stamp(latest_tick)}"
+    for host in hosts:
+        add(
+            "tapesched_last_tick_timestamp_seconds",
+            f'host="{label(host.name)}"',
+            _stamp(host.last_tick) if host.last_tick else None,
         )
     for task in tasks:
-        name = f'task="{label(task.task_name)}"'
+        name = f'task="{label(task.task_name)}",host="{label(task.host)}"'
         add("tapesched_task_enabled", name, "1" if task.enabled else "0")
         add("tapesched_task_running", name, "1" if task.id in running else "0")
         add("tapesched_task_runs_total", f'{name},result="success"', str(task.success_runs))

@@ -1,7 +1,8 @@
-"""The tables (SPEC section 2): tasks, executions and a small key/value meta table.
+"""The tables (SPEC section 2): tasks, executions, hosts and a key/value meta table.
 
-The one definition of the schema: tapesched.store.schema creates the tables
-from these models. Queries are plain SQL in tapesched.store, whose records
+What the schema is meant to be: the Alembic migrations (tapesched/migrations)
+build it, and a test checks that a database migrated to the newest revision
+matches these models. Queries are plain SQL in tapesched.store, whose records
 (TaskRecord, ExecutionRecord) have the same fields; a test keeps them equal.
 Instants are stored as naive UTC and read back as aware UTC, which works the
 same on SQLite and PostgreSQL.
@@ -68,6 +69,8 @@ class Task(SQLModel, table=True):
     notify_on: str = "failure"  # failure | always
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The host whose tick runs it (its drives and paths live there), or "any".
+    host: str = Field(default="any", max_length=64, sa_column_kwargs={"server_default": "any"})
 
 
 class Execution(SQLModel, table=True):
@@ -92,8 +95,20 @@ class Execution(SQLModel, table=True):
     pid: int | None = None  # the runner's pid; None until a runner has started
     process_start: str | None = None  # the runner's start time (from /proc), against pid reuse
     job_pid: int | None = None  # the job's pid, which is also its process group id
-    host: str | None = None
+    host: str | None = None  # the host that claimed it, whose runner runs it
     log_path: str | None = None
+    # Until when the run is known alive: its runner renews this; past it (by the database
+    # server's clock), a tick on any host marks the run lost.
+    lease_expires: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Host(SQLModel, table=True):
+    """Each host that ticks on this catalog, and when its tick last ran."""
+
+    __tablename__ = "hosts"
+
+    name: str = Field(primary_key=True, max_length=64)
+    last_tick: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Meta(SQLModel, table=True):

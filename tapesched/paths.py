@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tapesched.dburl import DatabaseURL, is_url, parse
 from tapesched.errors import InvalidInput, StorageUnavailable, printable, undecodable
 
 DB_NAME = "tapesched.db"
@@ -32,10 +33,16 @@ def default_home(environ: dict[str, str] | None = None, euid: int | None = None)
 
 @dataclass(frozen=True)
 class StatePaths:
-    """The state folder and what it holds."""
+    """The state folder and what it holds, and the catalog: an SQLite file (a Path) or
+    a PostgreSQL database shared by several hosts (a DatabaseURL)."""
 
     home: Path
-    db: Path
+    db: Path | DatabaseURL
+
+    @property
+    def shared(self) -> bool:
+        """Whether the catalog is a PostgreSQL database (several hosts may share it)."""
+        return isinstance(self.db, DatabaseURL)
 
     @property
     def logs(self) -> Path:
@@ -68,7 +75,10 @@ class StatePaths:
         written; raise StorageUnavailable naming the folder that cannot (a file where a
         folder should be, no permission, a read-only file system), before anything is
         claimed or written there."""
-        for folder in (self.home, self.logs, self.locks, self.snapshots, self.db.parent):
+        folders = [self.home, self.logs, self.locks, self.snapshots]
+        if isinstance(self.db, Path):
+            folders.append(self.db.parent)
+        for folder in folders:
             try:
                 if not folder.is_dir():
                     if os.path.lexists(folder):
@@ -86,24 +96,29 @@ class StatePaths:
 def resolve(db: str | None = None, environ: dict[str, str] | None = None) -> StatePaths:
     """Given --db (or None), return the state paths.
 
-    The database is --db, else TAPESCHED_DB, else <home>/tapesched.db. The
-    state folder is TAPESCHED_HOME when set; else, when the database was named
-    explicitly, the folder that holds it (so logs and locks live beside it);
-    else the default home.
+    The database is --db, else TAPESCHED_DB, else <home>/tapesched.db: a path (SQLite)
+    or a postgresql+psycopg:// URL. The state folder is TAPESCHED_HOME when set; else,
+    when an SQLite file was named explicitly, the folder that holds it (so logs and
+    locks live beside it); else the default home (each host keeps its own).
     """
     env = os.environ if environ is None else environ
     named = db or env.get("TAPESCHED_DB")
+    url = parse(named) if named and is_url(named) else None
     if env.get("TAPESCHED_HOME"):
         home = Path(env["TAPESCHED_HOME"]).absolute()
-    elif named:
+    elif named and url is None:
         home = Path(named).absolute().parent
     else:
         home = default_home(env).absolute()
-    db_path = Path(named).absolute() if named else home / DB_NAME
-    for what, path in (("state folder", home), ("database", db_path)):
-        if undecodable(str(path)):
+    db_path: Path | DatabaseURL
+    if url is not None:
+        db_path = url
+    else:
+        db_path = Path(named).absolute() if named else home / DB_NAME
+    for what, path in (("state folder", str(home)), ("database", str(db_path))):
+        if undecodable(path):
             raise InvalidInput(
-                f"{what} {printable(str(path))}: the path is not valid UTF-8; "
+                f"{what} {printable(path)}: the path is not valid UTF-8; "
                 "give a UTF-8 path (TAPESCHED_HOME, --db or TAPESCHED_DB)"
             )
     return StatePaths(home=home, db=db_path)

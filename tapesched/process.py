@@ -141,7 +141,7 @@ def hostname() -> str:
     return os.uname().nodename
 
 
-def runner_argv(db: Path, execution_id: str) -> list[str]:
+def runner_argv(db: str, execution_id: str) -> list[str]:
     """The runner's command line: this interpreter, this package, the same database."""
     return [sys.executable, "-m", "tapesched", "--db", str(db), "_run", execution_id]
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 TASK_FIELDS = (
-    "id", "task_name", "description", "status", "enabled", "schedule_type",
+    "id", "task_name", "description", "status", "enabled", "host", "schedule_type",
     "schedule_config", "timezone", "action_type", "action_config", "device", "next_run_time",
     "last_run_time", "last_success_time", "last_failure_time", "total_runs",
     "success_runs", "failure_runs", "average_duration", "last_duration", "timeout",
@@ -25,6 +25,7 @@ TASK_FIELDS = (
 EXECUTION_FIELDS = (
     "execution_id", "task_id", "trigger", "scheduled_for", "started_at", "completed_at",
     "duration", "status", "error_message", "result", "pid", "job_pid", "host", "log_path",
+    "lease_expires",
 )  # fmt: skip
 
 

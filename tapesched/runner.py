@@ -23,6 +23,8 @@ from typing import Any, NoReturn, TypeVar
 
 from tapesched import notify, process
 from tapesched.clock import utcnow
+from tapesched.dburl import DatabaseURL
+from tapesched.decisions import Lease
 from tapesched.errors import (
     ActionFailed,
     Cancelled,
@@ -31,7 +33,9 @@ from tapesched.errors import (
     TimedOut,
     os_error_line,
 )
+from tapesched.hosts import this_host
 from tapesched.job import JobContext
+from tapesched.keeper import LeaseKeeper
 from tapesched.paths import StatePaths
 from tapesched.store import executions, tasks
 from tapesched.store.db import Database, open_database
@@ -48,9 +52,14 @@ def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
     log (a `locks` or `logs` that is a file, a lock that is a folder, no permission)."""
     lock = paths.exec_lock(execution_id)
     created = process.check_lock_file(lock)
-    env = {**os.environ, "TAPESCHED_HOME": str(paths.home)}
+    env = {**os.environ, "TAPESCHED_HOME": str(paths.home), "TAPESCHED_HOST": this_host()}
+    db = paths.db
+    if isinstance(db, DatabaseURL):  # its password, if the URL has one, not on a command line
+        if db.password is not None:
+            env["PGPASSWORD"] = db.password
+        db = db.without_password
     try:
-        return process.spawn_detached(process.runner_argv(paths.db, execution_id), log_path, env)
+        return process.spawn_detached(process.runner_argv(str(db), execution_id), log_path, env)
     except OSError:
         if created:
             lock.unlink(missing_ok=True)
@@ -88,7 +97,7 @@ def run_execution(paths: StatePaths, execution_id: str) -> int:
     if not held:
         return 0
     try:
-        if not paths.db.exists():  # nothing to wait for
+        if isinstance(paths.db, Path) and not paths.db.exists():  # nothing to wait for
             raise StorageUnavailable(f"database {paths.db} does not exist")
         db = _retrying(lambda: open_database(paths, create=False), "open the database")
         try:
@@ -107,7 +116,7 @@ def _cannot_lock(paths: StatePaths, execution_id: str, error: OSError) -> NoRetu
     """The runner cannot take its lock: record the run failed (if no runner has started it),
     announce it, and raise StorageUnavailable (exit 5) naming the path."""
     message = f"could not start its runner: {os_error_line(error)}"
-    if paths.db.exists():
+    if not isinstance(paths.db, Path) or paths.db.exists():
         db = _retrying(lambda: open_database(paths, create=False), "open the database")
         try:
             message, ended = _retrying(
@@ -129,8 +138,9 @@ def _start(db: Database, execution_id: str) -> tuple[ExecutionRecord, TaskRecord
             execution_id,
             os.getpid(),
             process.process_start_time(os.getpid()),
-            process.hostname(),
+            this_host(),
             utcnow(),
+            db.server_now() + Lease.from_environment().length,
         )
 
 
@@ -157,6 +167,10 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
     )
     status, error, result = "failed", None, None
     device_lock = None
+    keeper = LeaseKeeper(
+        paths, execution.execution_id, Lease.from_environment(), context.abort, context.log
+    )
+    keeper.start()
     try:
         if execution.device:
             device_lock = process.FileLock(paths.device_lock(execution.device))
@@ -177,11 +191,14 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
         traceback.print_exc(file=out)
         error = f"internal error: {type(crash).__name__}: {crash}"
     finally:
+        keeper.stop()
         if device_lock is not None:
             device_lock.release()
     context.log(f"finished: {status}" + (f": {error}" if error else ""))
     out.flush()
     recorded, status, error = _record(db, execution.execution_id, status, error, result)
+    if not recorded and keeper.ended_by is not None:
+        _note_stopped(db, execution.execution_id)
     if recorded:  # else `stop` or tick recorded first, and announces
         notify.announce(
             task,
@@ -193,6 +210,17 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
             exit_code=notify.exit_code_of(result),
         )
     return 0 if status == "success" else 1
+
+
+def _note_stopped(db: Database, execution_id: str) -> None:
+    """Another host recorded the run's outcome while its job went on here: say, on the
+    record, that this host's runner stopped the job and when."""
+    note = f"the runner on host {this_host()} stopped its job at {utcnow():%Y-%m-%d %H:%M:%S} UTC"
+    try:
+        with db.write():
+            executions.add_note(db, execution_id, note)
+    except StorageUnavailable as error:
+        sys.stdout.write(f"tapesched: could not record that the job stopped: {error.message}\n")
 
 
 def _wait_for_device(lock: process.FileLock, wait: int, context: JobContext) -> bool:

@@ -17,12 +17,13 @@ from typing import Any
 
 from tapesched.actions import ACTION_TYPES, validate_action
 from tapesched.errors import InvalidInput, printable, undecodable
+from tapesched.hosts import check_name as check_host_name
 from tapesched.schedule import is_past_once
 from tapesched.schedule_config import Schedule, validate, validate_zone
 
 # The definition's fields, in the order `export` writes them (the seed's names).
 FIELDS = (
-    "task_name", "description", "enabled", "schedule_type", "schedule_config", "timezone",
+    "task_name", "description", "enabled", "host", "schedule_type", "schedule_config", "timezone",
     "action_type", "action_config", "timeout", "misfire", "misfire_grace", "device_wait",
     "ping_url", "notify_command", "notify_on",
 )  # fmt: skip
@@ -69,6 +70,9 @@ class TaskSpec:
     ping_url: str | None = None
     notify_command: str | None = None
     notify_on: str = "failure"
+    # The host whose tick runs it, or "any"; None when not said: a new task then runs on
+    # the host that adds it, and a changed one keeps its host.
+    host: str | None = None
 
     def values(self) -> dict[str, Any]:
         """The definition as the stored fields, in FIELDS order."""
@@ -112,6 +116,7 @@ class TaskChanges:
     ping_url: Any = UNSET
     notify_command: Any = UNSET
     notify_on: Any = UNSET
+    host: Any = UNSET
     # A new time of day for the current schedule, keeping its days (`edit --at 02:00`).
     schedule_time: Any = UNSET
 
@@ -253,6 +258,12 @@ def check_notify_on(value: Any) -> str:
     return value
 
 
+def check_host(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{value!r} is not a host name; expected one, or any", field="host")
+    return check_host_name(value, "host")
+
+
 RULES: dict[str, Callable[[Any], Any]] = {
     "task_name": check_name,
     "description": check_description,
@@ -264,6 +275,7 @@ RULES: dict[str, Callable[[Any], Any]] = {
     "ping_url": check_ping_url,
     "notify_command": check_notify_command,
     "notify_on": check_notify_on,
+    "host": check_host,
 }
 
 
@@ -471,6 +483,7 @@ def spec_of(task: Any) -> TaskSpec:
         ping_url=task.ping_url,
         notify_command=task.notify_command,
         notify_on=task.notify_on,
+        host=task.host,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from tapesched import lifecycle
 from tapesched.errors import Conflict, InvalidInput
+from tapesched.hosts import this_host
 from tapesched.schedule import is_past_once, next_run
 from tapesched.spec import (
     SCHEDULE_FIELDS,
@@ -59,6 +60,7 @@ def new_row(spec: TaskSpec, now: datetime, force: bool = False) -> dict[str, Any
     """The stored row of a new task."""
     return {
         **spec.values(),
+        "host": spec.host or this_host(),
         "status": "active" if spec.enabled else "inactive",
         "device": spec.device,
         "next_run_time": first_run(spec, now, now, _past(force)),
@@ -76,7 +78,11 @@ def row_changes(
     """The columns that change when a task's spec becomes `spec`: the fields that differ;
     its device; its next run, from now, when its schedule, zone or `enabled` changed (or
     `reschedule`); its status when `enabled` changed."""
-    changes = {name: value for name, value in spec.values().items() if getattr(task, name) != value}
+    changes = {
+        name: value
+        for name, value in spec.values().items()
+        if getattr(task, name) != value and not (name == "host" and value is None)
+    }
     if not changes and not reschedule:
         return {}
     if spec.device != task.device:

@@ -10,9 +10,16 @@ inside it. An execution claimed but never started (a tick killed between
 claim and launch) is launched again by a later tick; the runner's exec lock
 and its own compare-and-set make sure only one runner ever runs it.
 
-A tick with nothing to do opens the database with the standard library's
-sqlite3, writes its heartbeat, finds no running execution and nothing due in
-the index, and imports nothing else: no ORM, no croniter, no Typer.
+Several hosts may share one PostgreSQL catalog. A tick claims only tasks bound
+to its host or to any host, takes each claimed row with FOR UPDATE SKIP LOCKED
+(ticks on other hosts pass over it instead of waiting), and applies the
+one-job-per-drive rule and the concurrency cap per host. It judges its own
+host's runs by their exec locks, and every other host's by their leases: a run
+whose lease has expired by the database server's clock is marked lost.
+
+A tick with nothing to do opens the database (the standard library's sqlite3,
+or psycopg), writes its heartbeat, finds no running execution and nothing due
+in the index, and imports nothing else: no ORM, no croniter, no Typer.
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from typing import TYPE_CHECKING
 from tapesched import process
 from tapesched.clock import utcnow
 from tapesched.errors import InvalidInput, StorageUnavailable, os_error_line
+from tapesched.hosts import this_host
 from tapesched.paths import StatePaths
 from tapesched.store import executions
+from tapesched.store import hosts as host_rows
 from tapesched.store import tasks as task_rows
-from tapesched.store.db import Database, open_database, write_heartbeat
+from tapesched.store.db import Database, open_database
 from tapesched.store.executions import ExecutionRecord
 from tapesched.store.tasks import TaskRecord
 
@@ -80,6 +89,7 @@ def tick(
     has been starting or running.
     """
     report = TickReport()
+    host = this_host()
     paths.ensure()
     lock = process.FileLock(paths.tick_lock)
     try:
@@ -93,13 +103,13 @@ def tick(
         with open_database(paths) as db:
             if not dry_run:
                 with db.write():
-                    write_heartbeat(db, clock())
-            reconcile(db, paths, clock, report, dry_run)
+                    host_rows.heartbeat(db, host, clock())
+            reconcile(db, paths, clock, report, dry_run, host)
             cap = max_concurrent or max_concurrent_runs()
             if dry_run:
-                simulate_claims(db, now, cap, report)
+                simulate_claims(db, now, cap, report, host)
             else:
-                claim_and_launch(db, paths, now, cap, report, clock)
+                claim_and_launch(db, paths, now, cap, report, clock, host)
     finally:
         lock.release()
         # Last, outside the lock and after every launch: pings and notify commands may be
@@ -142,19 +152,26 @@ def reconcile(
     clock: Callable[[], datetime],
     report: TickReport,
     dry_run: bool,
+    host: str,
 ) -> None:
-    """Find runners that vanished (lost), never started (relaunch), or overran their timeout."""
+    """Find runners that vanished (lost), never started (relaunch), or overran their
+    timeout; runs of other hosts whose lease expired (lost); and jobs of this host that
+    another host declared lost while this one was cut off (ended)."""
     with db.read():
         running = executions.running(db)
         facts = task_rows.timeouts(db, {execution.task_id for execution in running})
+    if db.shared and not dry_run:
+        _end_jobs_lost_elsewhere(db, host, clock)
     if not running:
         return
     from tapesched.decisions import Verdict, classify
 
-    host = process.hostname()
+    elsewhere = [execution for execution in running if execution.host not in (None, host)]
+    if elsewhere:
+        _expire_leases(db, elsewhere, facts, clock, report, dry_run)
     for execution in running:
         if execution.host not in (None, host):
-            continue  # another host's runner: only that host can see its lock
+            continue  # another host's runner: judged by its lease
         name, timeout = facts.get(execution.task_id, (str(execution.task_id), None))
         held = _runner_holds_lock(paths, execution)
         judged = classify(execution, held, clock(), timeout)
@@ -173,6 +190,42 @@ def reconcile(
                     process.terminate_group(execution.job_pid, STOP_GRACE)
                 if process.is_same_process(execution.pid, execution.process_start):
                     process.terminate_group(execution.pid, STOP_GRACE)
+
+
+def _expire_leases(
+    db: Database,
+    elsewhere: list[ExecutionRecord],
+    facts: dict[int, tuple[str, int | None]],
+    clock: Callable[[], datetime],
+    report: TickReport,
+    dry_run: bool,
+) -> None:
+    """Mark lost the runs of other hosts whose lease has expired by the database server's
+    clock (and only if it still has, when the outcome is written)."""
+    with db.read():
+        server_now = db.server_now()
+    for execution in elsewhere:
+        if execution.lease_expires is None or execution.lease_expires >= server_now:
+            continue
+        name = facts.get(execution.task_id, (str(execution.task_id),))[0]
+        reason = (
+            f"{executions.LEASE_EXPIRED} at {execution.lease_expires:%Y-%m-%d %H:%M:%S} UTC: "
+            f"host {execution.host} stopped renewing it (its runner or the host is gone)"
+        )
+        _mark(db, execution, "lost", clock(), reason, report, name, dry_run, server_now)
+
+
+def _end_jobs_lost_elsewhere(db: Database, host: str, clock: Callable[[], datetime]) -> None:
+    """End the jobs of this host's runs that another host declared lost (their lease ran
+    out while this host was cut off or its runner was killed): nothing may go on using a
+    drive for a run the catalog says is over. Looks back a day."""
+    from datetime import timedelta
+
+    with db.read():
+        lost = executions.lost_elsewhere(db, host, clock() - timedelta(days=1))
+    for execution in lost:
+        if process.group_alive(execution.job_pid):
+            process.terminate_group(execution.job_pid, STOP_GRACE)
 
 
 def _runner_holds_lock(paths: StatePaths, execution: ExecutionRecord) -> bool:
@@ -196,6 +249,7 @@ def _mark(
     report: TickReport,
     name: str,
     dry_run: bool,
+    lease_expired_at: datetime | None = None,
 ) -> bool:
     if dry_run:
         report.problems.append(
@@ -205,7 +259,9 @@ def _mark(
     from tapesched.notify import Ended
 
     with db.write():
-        recorded = executions.finish(db, execution.execution_id, status, now, reason)
+        recorded = executions.finish(
+            db, execution.execution_id, status, now, reason, lease_expired_at=lease_expired_at
+        )
         task = task_rows.get(db, execution.task_id) if recorded else None
     if recorded:
         report.problems.append(
@@ -226,20 +282,23 @@ def claim_and_launch(
     cap: int,
     report: TickReport,
     clock: Callable[[], datetime] = utcnow,
+    host: str | None = None,
 ) -> None:
-    """Claim due tasks oldest first, then launch the runner of each claim.
+    """Claim due tasks of this host (or any host) oldest first, then launch the runner of
+    each claim.
 
     All claims come first, so the tick's short write transactions do not queue
     behind the writes of runners it has just started; whatever was claimed is
     launched even if a later claim fails.
     """
+    host = host or this_host()
     claimed: list[tuple[str, str]] = []
     try:
-        for task in _due_batches(db, now):
+        for task in _due_batches(db, now, host):
             from tapesched.decisions import Launch  # only once something is due
 
             try:
-                claim = claim_one(db, paths, task.id, task.next_run_time, now, cap, clock)
+                claim = claim_one(db, paths, task.id, task.next_run_time, now, cap, clock, host)
             except InvalidInput as error:
                 # A schedule that no longer computes (say, a zone gone from tzdata) must
                 # not keep the other tasks from running.
@@ -258,13 +317,15 @@ def claim_and_launch(
                 report.launched = [row for row in report.launched if row[1] != execution_id]
 
 
-def _due_batches(db: Database, now: datetime):  # noqa: ANN202 - a generator of TaskRecord
-    """The due tasks, oldest first, read a batch at a time between claims."""
+def _due_batches(db: Database, now: datetime, host: str):  # noqa: ANN202 - of TaskRecord
+    """The due tasks of the host, oldest first, read a batch at a time between claims."""
     seen: set[int] = set()
     while True:
         with db.read():
             due = [
-                task for task in task_rows.due(db, now, _BATCH + len(seen)) if task.id not in seen
+                task
+                for task in task_rows.due(db, now, _BATCH + len(seen), host)
+                if task.id not in seen
             ]
         if not due:
             return
@@ -295,25 +356,30 @@ def claim_one(
     now: datetime,
     cap: int,
     clock: Callable[[], datetime] = utcnow,
+    host: str | None = None,
 ) -> Claim:
     """One claim transaction for one due task: gather its facts, decide, apply.
 
-    A Launch comes back with the id of the execution it inserted; Gone when the
-    slot was taken by someone else or the task changed.
+    The task's row is taken first (FOR UPDATE SKIP LOCKED on PostgreSQL), and the
+    host's claims are serialised, so that its drive and cap facts hold until commit.
+    A Launch comes back with the id of the execution it inserted; Gone when the slot
+    was taken by someone else (or is being taken right now) or the task changed.
     """
     import uuid
 
-    from tapesched.decisions import ClaimFacts, Gone, Launch, Skip, decide
+    from tapesched.decisions import ClaimFacts, Gone, Launch, Lease, Skip, decide
 
+    host = host or this_host()
     with db.write():
-        task = task_rows.get(db, task_id)
-        if task is None or task.next_run_time != expected:
+        db.serialize(f"claims:{host}")
+        task = task_rows.take_due(db, task_id, expected)
+        if task is None or task.host not in (host, "any"):
             return Gone()
         # Constant cost per claim: indexed lookups and a count, not the running rows.
         facts = ClaimFacts(
             previous_running=executions.running_for_task(db, task.id) is not None,
-            device_busy=bool(task.device) and executions.device_in_use(db, task.device),
-            running=executions.count_running(db),
+            device_busy=bool(task.device) and executions.device_in_use(db, task.device, host),
+            running=executions.count_running(db, host),
         )
         claim = decide(task, facts, now, cap)
         if not isinstance(claim, Launch | Skip):
@@ -328,6 +394,7 @@ def claim_one(
             "scheduled_for": expected,
             "created_at": clock(),
             "device": task.device,
+            "host": host,
         }
         if isinstance(claim, Skip):
             executions.insert(
@@ -346,22 +413,27 @@ def claim_one(
                 **row,
                 "status": "running",
                 "log_path": str(paths.output_log(task.task_name, execution_id)),
+                "lease_expires": db.server_now() + Lease.from_environment().length,
             },
         )
     return dataclasses.replace(claim, execution_id=execution_id)
 
 
-def simulate_claims(db: Database, now: datetime, cap: int, report: TickReport) -> None:
+def simulate_claims(
+    db: Database, now: datetime, cap: int, report: TickReport, host: str | None = None
+) -> None:
     """`tick --dry-run`: the same decisions as claim_and_launch, on facts read once and
     updated as if each launch had happened; nothing is written."""
     from tapesched.decisions import ClaimFacts, Launch, decide
 
+    host = host or this_host()
     with db.read():
         running = executions.running(db)
-        due = task_rows.due(db, now, 10_000)
+        due = task_rows.due(db, now, 10_000, host)
     running_tasks = {execution.task_id for execution in running}
-    busy = {execution.device for execution in running if execution.device}
-    count = len(running)
+    here = [execution for execution in running if execution.host in (None, host)]
+    busy = {execution.device for execution in here if execution.device}
+    count = len(here)
     for task in due:
         facts = ClaimFacts(task.id in running_tasks, task.device in busy, count)
         try:

@@ -31,6 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TAPESCHED_HOME", str(folder))
     monkeypatch.delenv("TAPESCHED_DB", raising=False)
     monkeypatch.delenv("TAPESCHED_MAX_CONCURRENT_RUNS", raising=False)
+    monkeypatch.delenv("TAPESCHED_HOST", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("TZ", "UTC")
     return folder

@@ -627,6 +627,17 @@ def _how_runs_happen(page: Page) -> None:
         starts at a later tick."""
     )
     page.para(
+        """Several hosts may share one PostgreSQL catalog (**--db**
+        __postgresql+psycopg://USER@HOST:PORT/DBNAME__), each with its own state folder
+        and crontab line. A task runs on one host (**--host**, default the host that
+        added it) or on **any**; a tick claims only those, takes each claimed row with
+        FOR UPDATE SKIP LOCKED, and applies the one-job-per-drive rule and the
+        concurrency cap per host. A runner renews a lease on its execution every sixth
+        of **TAPESCHED_LEASE** (default 90 seconds); a tick on any host marks a run whose
+        lease expired, by the database server's clock, **lost**. A runner that cannot
+        renew for the lease less two renewals stops its job and records why."""
+    )
+    page.para(
         """Execution statuses: **running**, **success**, **failed**, **cancelled** (stopped
         by an operator), **skipped** and **lost** (the runner died without recording a
         result; counted as a failure). Task statuses: **active**, **inactive** (disabled),
@@ -652,8 +663,13 @@ FIELD_MEANINGS = {
     "ping_url": "Healthchecks-style URL pinged at the start and the end of each run.",
     "notify_command": "Command run after a failed or lost run.",
     "notify_on": "failure, or always (after every run).",
+    "host": "The host whose tick runs it (its drives and paths are there), or any.",
 }
-FIELD_DEFAULTS = {"timezone": "the host's zone"}  # defaults that are not TaskSpec's
+# Defaults that are not TaskSpec's.
+FIELD_DEFAULTS = {
+    "timezone": "the host's zone",
+    "host": "the host that applies the file, for a new task; an existing task keeps its host",
+}
 
 
 def _action_summary(action: str) -> str:
@@ -747,7 +763,8 @@ def _metrics(page: Page) -> None:
     page.para(
         """**tapesched metrics** prints the Prometheus text format (**--textfile** __PATH__
         writes it atomically for node_exporter's textfile collector). Per-task samples
-        carry the label __task__; **tapesched_task_runs_total** also __result__ (success,
+        carry the labels __task__ and __host__ (the host that runs it, or any), each
+        host's last tick the label __host__; **tapesched_task_runs_total** also __result__ (success,
         failure) and **tapesched_task_history_executions** __status__. The run counters
         come from the task's statistics, so cleanup never lowers them. A task that never
         ran, succeeded or failed has 0 as that last timestamp, so an alert on
@@ -802,7 +819,11 @@ def _files(page: Page) -> None:
         first=True,
     )
     entries = [
-        (DB_NAME, "The SQLite database (WAL mode): tasks, executions, heartbeat."),
+        (
+            DB_NAME,
+            """The SQLite database (WAL mode): tasks, executions, hosts' heartbeats (none
+            when **--db** names a PostgreSQL URL).""",
+        ),
         ("logs/<task>/<id>.log", "What each run printed (see **tapesched output**)."),
         (
             "locks/",
@@ -835,11 +856,23 @@ def _files(page: Page) -> None:
 # command; TAPESCHED_ names are checked against the code (environment_in_code).
 ENVIRONMENT = {
     "TAPESCHED_HOME": "The state folder (see **FILES**), used as given.",
-    "TAPESCHED_DB": "The database file; the same as **--db**.",
+    "TAPESCHED_DB": (
+        "The database: an SQLite file, or a PostgreSQL URL "
+        "__postgresql+psycopg://USER@HOST:PORT/DBNAME__; the same as **--db**."
+    ),
+    "TAPESCHED_HOST": (
+        "This host's name in a shared catalog (default: the machine's host name). Ticks "
+        "claim the tasks bound to it or to any host."
+    ),
+    "TAPESCHED_LEASE": (
+        "Seconds a running execution's lease lasts (default 90, at least 3); its runner "
+        "renews it every sixth of that."
+    ),
     "TAPESCHED_MAX_CONCURRENT_RUNS": (
         "Most runners at once (default 4); the same as **tick --max-concurrent**."
     ),
-    "TAPESCHED_BUSY_TIMEOUT": "Seconds to wait for a locked database (default 10).",
+    "TAPESCHED_BUSY_TIMEOUT": "Seconds to wait for a locked database or row (default 10).",
+    "PGPASSWORD": "The PostgreSQL password, when not in __~/.pgpass__ (**PGPASSFILE**).",
     "TAPESCHED_PING_TIMEOUT": "Seconds a ping may take in all (default 10, 0.1 to 300).",
     "XDG_STATE_HOME": "The default state folder is __$XDG_STATE_HOME/tapesched__.",
     "HOME": "Without XDG_STATE_HOME, the default state folder is under it.",

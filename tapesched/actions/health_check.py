@@ -20,9 +20,11 @@ from tapesched import process
 from tapesched.actions import device_kind
 from tapesched.actions import tape as tapes
 from tapesched.errors import ActionFailed, InvalidInput
+from tapesched.hosts import this_host
 from tapesched.job import JobContext
 from tapesched.store import catalog
-from tapesched.store.db import last_tick, quick_check
+from tapesched.store.db import quick_check
+from tapesched.store.hosts import last_tick
 
 TICK_WITHIN = timedelta(minutes=5)
 LOST_WITHIN = timedelta(days=1)
@@ -69,7 +71,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     checks = [free_space_check("state_folder", context.paths.home, min_free_mb)]
     checks.append(_database_check(context))
     with context.db.read():
-        latest_tick = last_tick(context.db)
+        latest_tick = last_tick(context.db, this_host())
         lost = catalog.lost_since(context.db, now - LOST_WITHIN)
         if "devices" in config:
             devices = list(config["devices"])

@@ -2,8 +2,8 @@
 
 Commands are grouped by what they act on: tasks (add, edit, delete, enable,
 disable), views of them (list, show, preview), runs (tick, run, stop, logs,
-output) and the installation (init, status, apply, export, metrics,
-completion). Options
+output), the installation (init, status, apply, export, metrics,
+completion) and the catalog and its hosts (db, hosts). Options
 that several commands share are declared once (options), and so are the
 schedule and action shorthands (shorthands). Heavy modules (rich, croniter,
 SQLAlchemy) are imported inside the commands that need them, so `--help` and
@@ -18,7 +18,13 @@ import sys
 
 import typer
 
-from tapesched.cli import admin, runs, tasks, views  # noqa: F401 - each registers its commands
+from tapesched.cli import (  # noqa: F401 - each registers its commands
+    admin,
+    hosts,
+    runs,
+    tasks,
+    views,
+)
 from tapesched.cli.admin import COMPLETE_VAR
 from tapesched.cli.common import app, state_paths
 from tapesched.entry import check_arguments, exit_on_os_error
@@ -29,7 +35,8 @@ __all__ = ["app", "main"]
 # The order of `--help` and the man page: setting up, tasks, runs, files and monitoring.
 ORDER = (
     "init", "add", "list", "show", "edit", "delete", "enable", "disable", "preview", "status",
-    "tick", "_run", "run", "stop", "logs", "output", "apply", "export", "metrics", "completion",
+    "tick", "_run", "run", "stop", "logs", "output", "apply", "export", "metrics", "hosts", "db",
+    "completion",
 )  # fmt: skip
 app.registered_commands.sort(
     key=lambda command: ORDER.index(command.name or command.callback.__name__)

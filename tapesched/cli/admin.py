@@ -105,44 +105,75 @@ TICKING_WITHIN = 120
 
 @app.command(cls=HelpCommand)
 def status(json_out: JsonOut = False) -> None:
-    """Whether ticks are running, task counts, runs in progress, last tick.
+    """Whether ticks are running, task counts, runs in progress, last tick, other hosts.
 
-    Exit 0 when a tick ran in the last two minutes, 1 when none did (a check for
-    monitoring: the output, or "ticking" in --json, says the same).
+    Exit 0 when this host's tick ran in the last two minutes, 1 when none did (a check
+    for monitoring: the output, or "ticking" in --json, says the same). Other hosts
+    sharing the catalog whose tick stopped are named (exit status unchanged).
     """
+    from tapesched.hosts import this_host
     from tapesched.render import human_delta
     from tapesched.store import executions
     from tapesched.store import tasks as task_rows
-    from tapesched.store.db import last_tick
+    from tapesched.store.hosts import all_hosts
 
     current = now()
+    host = this_host()
     with open_db(create=False) as db, db.read():
         total, enabled = task_rows.counts(db)
-        running_executions = executions.count_running(db)
-        last = last_tick(db)
-    # A second of slack for a clock read just before the tick's.
-    ticking = last is not None and -1 <= (current - last).total_seconds() <= TICKING_WITHIN
+        running_executions = executions.count_running(db, None)
+        hosts = all_hosts(db)
+    last = next((known.last_tick for known in hosts if known.name == host), None)
+    ticking = _ticking(last, current)
+    stopped = [
+        known for known in hosts if known.name != host and not _ticking(known.last_tick, current)
+    ]
     data = {
         "running": ticking,
         "ticking": ticking,
+        "host": host,
         "total_tasks": total,
         "enabled_tasks": enabled,
         "running_executions": running_executions,
         "last_tick_time": last.isoformat() if last else None,
+        "hosts": [
+            {
+                "name": known.name,
+                "last_tick_time": known.last_tick.isoformat() if known.last_tick else None,
+                "ticking": _ticking(known.last_tick, current),
+                "running_executions": known.running,
+            }
+            for known in hosts
+        ],
     }
     if json_out:
         print_json(data)
     else:
         since = f" ({human_delta(current - last)} ago)" if last else ""
-        sys.stdout.write(
+        text = (
             f"scheduler: {'running' if ticking else 'NOT running (no tick in the last 2 minutes)'}"
-            f"\nlast tick: {data['last_tick_time'] or 'never'}{since}\n"
+            f" on host {host}\nlast tick: {data['last_tick_time'] or 'never'}{since}\n"
             f"tasks: {total} ({enabled} enabled)\n"
             f"running executions: {running_executions}\n"
             f"database: {state_paths().db}\n"
         )
+        for known in stopped:
+            when = "never ticked"
+            if known.last_tick:
+                ago = human_delta(current - known.last_tick)
+                when = f"last tick {known.last_tick.isoformat()} ({ago} ago)"
+            text += (
+                f"host {known.name}: tick STOPPED ({when}; {known.running} runs recorded running)\n"
+            )
+        sys.stdout.write(text)
     if not ticking:
         raise typer.Exit(1)
+
+
+def _ticking(last, current) -> bool:  # noqa: ANN001 - datetimes
+    """Whether a tick at `last` counts as recent at `current` (a second of slack for a
+    clock read just before the tick's)."""
+    return last is not None and -1 <= (current - last).total_seconds() <= TICKING_WITHIN
 
 
 @app.command(cls=HelpCommand)

@@ -402,6 +402,15 @@ NotifyOn = Annotated[
         autocompletion=complete_notify_on,
     ),
 ]
+TaskHost = Annotated[
+    str | None,
+    typer.Option(
+        "--host",
+        metavar="NAME|any",
+        help="The host whose tick runs it (default for add: this host, TAPESCHED_HOST or "
+        "the host name), or any (work that needs no local drive or path).",
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Accept a once schedule in the past.")]
 Grace = Annotated[
     float,

@@ -97,10 +97,12 @@ def run(
 ) -> None:
     """Run a task now, detached; print the execution id."""
     from tapesched import control
+    from tapesched.clock import utcnow
     from tapesched.render import clean
 
     with open_db() as db:
-        execution = control.run_now(db, state_paths(), task_ref, now())
+        # The claim's instant to the microsecond, as a tick's: runs are listed by it.
+        execution = control.run_now(db, state_paths(), task_ref, utcnow())
         execution_id = execution.execution_id
         if not wait:
             if json_out:
@@ -229,6 +231,7 @@ def logs(
     """The execution log, newest first: of one task, or of every task with its name. One
     line per run at any width; --full shows values whole."""
     from tapesched.clock import host_zone_name
+    from tapesched.hosts import this_host
     from tapesched.lifecycle import EXECUTION_STATUSES
     from tapesched.render import Column, duration, execution_json, stamp, table
     from tapesched.store import executions
@@ -290,6 +293,11 @@ def logs(
         ]
         for entry in entries
     ]
+    if any(entry.execution.host not in (None, this_host()) for entry in entries):
+        # Several hosts share the catalog: which one ran each.
+        columns.insert(4, Column("HOST", keep=1, cut=True))
+        for row, entry in zip(rows, entries, strict=True):
+            row.insert(4, entry.execution.host or "-")
     if task is not None:  # one task: its name would be on every line
         del columns[1]
         for row in rows:

@@ -39,6 +39,7 @@ from tapesched.cli.options import (
     ScheduleType,
     Source,
     Target,
+    TaskHost,
     TaskRef,
     Timeout,
     Weekly,
@@ -87,6 +88,7 @@ def add(
     ping_url: PingUrl = None,
     notify_command: NotifyCommand = None,
     notify_on: NotifyOn = None,
+    host: TaskHost = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     force: Force = False,
     json_out: JsonOut = False,
@@ -134,6 +136,7 @@ def add(
             ping_url=ping_url or None,
             notify_command=notify_command or None,
             notify_on=notify_on,
+            host=host,
         ),
         **schedule_fields(
             schedule_type,
@@ -220,6 +223,7 @@ def edit(
     ping_url: PingUrl = None,
     notify_command: NotifyCommand = None,
     notify_on: NotifyOn = None,
+    host: TaskHost = None,
     force: Force = False,
     json_out: JsonOut = False,
 ) -> None:
@@ -259,6 +263,7 @@ def edit(
             misfire=misfire,
             device_wait=device_wait,
             notify_on=notify_on,
+            host=host,
         ),
         **{key: removals[key] for key, value in given.items() if value is not None},
         **schedule_fields(

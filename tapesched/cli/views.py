@@ -43,6 +43,7 @@ def list_(
     """List tasks by next run (none last): next and last run, schedule in words, action,
     status. One line per task at any width; --full shows values whole."""
     from tapesched import tasks
+    from tapesched.hosts import this_host
     from tapesched.render import Column, schedule_words, stamp, table, task_json
 
     current = now()
@@ -63,33 +64,37 @@ def list_(
         sys.stdout.write("no tasks; add one with 'tapesched add NAME ...'\n")
         return
     listed = sorted(listed, key=lambda pair: _by_next_run(pair[0]))
-    table(
-        None,
-        [
-            Column("NEXT", keep=7),
-            Column("LEFT", keep=3),
-            Column("LAST", keep=2),
-            Column("PASSED", keep=1),
-            Column("TASK", keep=8, cut=True, floor=12),
-            Column("SCHEDULE", keep=5, cut=True),
-            Column("ACTION", keep=4),
-            Column("STATUS", keep=6),
-        ],
-        [
-            [
-                stamp(task.next_run_time, task.timezone),
-                _relative(task.next_run_time, current, "left"),
-                stamp(task.last_run_time, task.timezone),
-                _relative(task.last_run_time, current, "ago"),
-                task.task_name,
-                schedule_words(task),
-                task.action_type,
-                status_cell(state),
-            ]
-            for task, state in listed
-        ],
-        full=full,
-    )
+    # The HOST column once a task runs anywhere but here (several hosts share the catalog).
+    here = this_host()
+    hosts = any(task.host != here for task, _ in listed)
+    columns = [
+        Column("NEXT", keep=7),
+        Column("LEFT", keep=3),
+        Column("LAST", keep=2),
+        Column("PASSED", keep=1),
+        Column("TASK", keep=8, cut=True, floor=12),
+        Column("SCHEDULE", keep=5, cut=True),
+        Column("ACTION", keep=4),
+        Column("STATUS", keep=6),
+    ]
+    if hosts:
+        columns.insert(5, Column("HOST", keep=4, cut=True))
+    rows = []
+    for task, state in listed:
+        row = [
+            stamp(task.next_run_time, task.timezone),
+            _relative(task.next_run_time, current, "left"),
+            stamp(task.last_run_time, task.timezone),
+            _relative(task.last_run_time, current, "ago"),
+            task.task_name,
+            schedule_words(task),
+            task.action_type,
+            status_cell(state),
+        ]
+        if hosts:
+            row.insert(5, task.host)
+        rows.append(row)
+    table(None, columns, rows, full=full)
 
 
 def _by_next_run(task: Any) -> tuple[bool, datetime, str]:
@@ -157,6 +162,7 @@ def show(task_ref: TaskRef, json_out: JsonOut = False) -> None:
             ("action", task.action_type),
             ("action config", _json(task.action_config)),
             ("device", task.device or "none"),
+            ("host", task.host),
             ("next run", when(task.next_run_time, "none")),
             ("last run", when(task.last_run_time)),
             ("last success", when(task.last_success_time)),

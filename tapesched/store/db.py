@@ -1,20 +1,18 @@
 """One open catalog database: its connection, transactions, stored forms and errors.
 
-SQLite through the standard library: WAL, `synchronous=NORMAL`, foreign keys,
-a busy timeout, and `BEGIN IMMEDIATE` for write transactions, so that a writer
-waits for the lock up front instead of failing half-way. Values are stored as
-SQLAlchemy stores them (the schema comes from the SQLModel tables): instants as
-naive UTC text with microseconds, JSON as text, booleans as 0/1.
+The catalog is an SQLite file (tapesched.store.sqlite, the embedded default) or
+a PostgreSQL database shared by several hosts (tapesched.store.postgres); the
+queries are the same plain SQL with `:name` parameters on both. Values are
+stored as SQLAlchemy stores them (the schema comes from the Alembic migrations,
+which follow the SQLModel tables): instants as naive UTC (text with
+microseconds on SQLite), JSON, booleans. The schema's revision is checked at
+every open without importing Alembic: a database behind or ahead of this
+tapesched is refused with the command to run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
-import sqlite3
-import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -22,58 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tapesched.dburl import DatabaseURL
 from tapesched.errors import InvalidInput, StorageUnavailable, printable, undecodable
 from tapesched.paths import StatePaths
 
-SCHEMA_VERSION = 1
-DEFAULT_BUSY_TIMEOUT = 10.0
+# The Alembic revision this tapesched's queries are written for (tapesched/migrations).
+SCHEMA_REVISION = "0002"
+# Every revision, oldest first: a database at an earlier one is upgraded by `db upgrade`.
+REVISIONS = ("0001", "0002")
+# Kept in the meta table too, so that tapesched 0.1.0 (which knew version 1 and no
+# Alembic) refuses a database upgraded past it instead of writing to it.
+SCHEMA_VERSION = 2
+LEGACY_SCHEMA_VERSION = "1"  # what tapesched 0.1.0 recorded: revision 0001
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
-
-def busy_timeout() -> float:
-    """Seconds a writer waits for a locked database (TAPESCHED_BUSY_TIMEOUT)."""
-    try:
-        return max(0.0, float(os.environ.get("TAPESCHED_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT)))
-    except ValueError:
-        return DEFAULT_BUSY_TIMEOUT
-
-
-def describe_storage_error(error: BaseException, db: Path | str) -> str:
-    """Given a database error, return one line for an operator."""
-    text = str(getattr(error, "orig", error)) or type(error).__name__
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
-        return f"database {db} is locked by another process (waited {busy_timeout():g}s)"
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
-        return f"database {db} is corrupt or not a tapesched database ({text})"
-    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
-        return f"database {db} cannot be written ({text})"
-    return f"database {db}: {text}"
-
-
-def configure_sqlite(connection: Any) -> None:
-    """Per-connection settings; BEGIN is issued by the transactions themselves."""
-    connection.isolation_level = None
-    cursor = connection.cursor()
-    try:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError:
-            pass  # a read-only or corrupt file surfaces at the first query, with its reason
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
-
-
-def restrict_files(db: Path) -> None:
-    """Make the database and its WAL files 0600 (a umask may have made them readable)."""
-    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        try:
-            if path.exists() and path.stat().st_mode & 0o077 and path.owner():
-                path.chmod(0o600)
-        except (OSError, KeyError):
-            pass
 
 
 # --------------------------------------------------------------------------- stored forms
@@ -163,7 +122,7 @@ class Table:
 
 # --------------------------------------------------------------------------- the database
 
-SQLITE_INTEGER_MAX = 2**63 - 1
+INTEGER_MAX = 2**63 - 1
 
 
 def _storable(params: Any) -> Any:
@@ -180,26 +139,38 @@ def _storable(params: Any) -> Any:
 
 
 def _too_large() -> InvalidInput:
-    """A number past SQLite's integers: the rules bound what a task holds, so this is a
-    number given to a query (an offset, an id) beyond any row."""
+    """A number past the database's integers: the rules bound what a task holds, so this
+    is a number given to a query (an offset, an id) beyond any row."""
     return InvalidInput(
-        f"a number is too large; the database holds whole numbers up to {SQLITE_INTEGER_MAX}"
+        f"a number is too large; the database holds whole numbers up to {INTEGER_MAX}"
     )
 
 
+class Duplicate(Exception):
+    """A row would break a unique constraint (a task name taken); callers say what it
+    means to them."""
+
+
 class Database:
-    """An open catalog: plain SQL over one connection.
+    """An open catalog: plain SQL over one connection, SQLite or PostgreSQL.
 
     Use `read()` and `write()` for transactions; a transaction opened inside a
     write transaction joins it. Database errors leave as StorageUnavailable
-    (exit 5) naming the database, except IntegrityError, which callers turn
-    into what it means to them (a name taken).
+    (exit 5) naming the database, except a broken unique constraint, which
+    leaves as Duplicate for callers to turn into what it means to them.
     """
 
-    def __init__(self, connection: sqlite3.Connection, location: Path) -> None:
+    def __init__(self, connection: Any, driver: Any, location: Path | DatabaseURL) -> None:
         self.connection = connection
+        self.driver = driver
         self.location = location
+        self.kind: str = driver.kind  # "sqlite" or "postgresql"
         self._mode: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether several hosts may share this catalog (PostgreSQL)."""
+        return self.kind == "postgresql"
 
     @contextmanager
     def read(self) -> Iterator[Database]:
@@ -209,7 +180,7 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Database]:
-        """One short write transaction (BEGIN IMMEDIATE), committed at the end."""
+        """One short write transaction, committed at the end."""
         with self._transaction("write"):
             yield self
 
@@ -220,7 +191,7 @@ class Database:
             return
         if self._mode is not None:
             raise RuntimeError("a write transaction cannot be opened inside a read transaction")
-        self.execute("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
+        self.execute(self.driver.begin(mode))
         self._mode = mode
         try:
             yield
@@ -228,48 +199,65 @@ class Database:
         except BaseException:
             # Whatever failed (the work, or COMMIT itself: a lock held past the busy
             # timeout), the transaction is closed, so that a retry can begin a new one.
-            if self.connection.in_transaction:
-                try:
+            try:
+                if self.driver.in_transaction(self.connection):
                     self.connection.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the connection's own failure is what is being raised
+            except self.driver.Error:
+                pass  # the connection's own failure is what is being raised
             raise
         finally:
             self._mode = None
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        """Run one statement; raise StorageUnavailable for a database failure."""
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """Run one statement; return its cursor. Raise StorageUnavailable for a database
+        failure, Duplicate for a unique constraint broken, InvalidInput for a number too
+        large."""
+        driver = self.driver
+        statement = driver.translate(sql)
         try:
             try:
-                return self.connection.execute(sql, params)
+                return self.connection.execute(statement, driver.prepare(params))
             except UnicodeEncodeError:
-                return self.connection.execute(sql, _storable(params))
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as error:
-            raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+                return self.connection.execute(statement, driver.prepare(_storable(params)))
+        except driver.IntegrityError as error:
+            if "unique" in str(error).lower():
+                raise Duplicate(str(error)) from None
+            raise StorageUnavailable(driver.describe(error)) from None
+        except driver.Error as error:
+            if driver.too_large(error):
+                raise _too_large() from None
+            raise StorageUnavailable(driver.describe(error)) from None
         except OverflowError:
             raise _too_large() from None
 
     def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        driver = self.driver
+        statement = driver.translate(sql)
+        cursor = self.connection.cursor()
         try:
             try:
-                self.connection.executemany(sql, rows)
+                cursor.executemany(statement, [driver.prepare(row) for row in rows])
             except UnicodeEncodeError:
-                self.connection.executemany(sql, [_storable(row) for row in rows])
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as error:
-            raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+                cursor.executemany(statement, [driver.prepare(_storable(row)) for row in rows])
+        except driver.IntegrityError as error:
+            if "unique" in str(error).lower():
+                raise Duplicate(str(error)) from None
+            raise StorageUnavailable(driver.describe(error)) from None
+        except driver.Error as error:
+            if driver.too_large(error):
+                raise _too_large() from None
+            raise StorageUnavailable(driver.describe(error)) from None
         except OverflowError:
             raise _too_large() from None
+        finally:
+            cursor.close()
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         cursor = self.execute(sql, params)
         try:
             return cursor.fetchall()
-        except sqlite3.Error as error:
-            raise StorageUnavailable(describe_storage_error(error, self.location)) from None
+        except self.driver.Error as error:
+            raise StorageUnavailable(self.driver.describe(error)) from None
 
     def first(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple | None:
         found = self.rows(sql, params)
@@ -278,6 +266,31 @@ class Database:
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         row = self.first(sql, params)
         return row[0] if row else None
+
+    # ------------------------------------------------------------------ dialect
+
+    @property
+    def skip_locked(self) -> str:
+        """What a SELECT that claims rows ends with: on PostgreSQL, take them with a row
+        lock and pass over rows another transaction holds; on SQLite nothing (a write
+        transaction already holds the whole database)."""
+        return " FOR UPDATE SKIP LOCKED" if self.shared else ""
+
+    def serialize(self, key: str) -> None:
+        """Inside a write transaction, wait until no other transaction holding the same key
+        runs (PostgreSQL: a transaction-scoped advisory lock; SQLite's write transactions
+        are serial already)."""
+        if self.shared:
+            self.execute("SELECT pg_advisory_xact_lock(hashtext(:key))", {"key": key})
+
+    def server_now(self) -> datetime:
+        """The database server's clock (PostgreSQL's now(): the same for every host, so
+        clock skew between hosts cannot decide a lease); this host's on SQLite."""
+        if self.shared:
+            return decode_time(self.scalar("SELECT now()"))
+        from tapesched.clock import utcnow
+
+        return utcnow()
 
     def close(self) -> None:
         self.connection.close()
@@ -289,140 +302,109 @@ class Database:
         self.close()
 
 
-def connect(path: Path) -> Database:
-    """Open the SQLite file at `path` with tapesched's settings. It must exist: the file
-    is opened read-write (read-only where the system refuses writing), never created."""
-    try:
-        connection = sqlite3.connect(
-            _uri(path),
-            uri=True,
-            timeout=busy_timeout(),
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        configure_sqlite(connection)
-    except sqlite3.Error as error:
-        raise StorageUnavailable(describe_storage_error(error, path)) from None
-    return Database(connection, path)
+def connect(location: Path | DatabaseURL) -> Database:
+    """Open the catalog at `location` (an existing SQLite file or a PostgreSQL URL) with
+    tapesched's settings, without checking its schema."""
+    if isinstance(location, DatabaseURL):
+        from tapesched.store import postgres
+
+        connection, driver = postgres.connect(location)
+    else:
+        from tapesched.store import sqlite
+
+        connection, driver = sqlite.connect(location)
+    return Database(connection, driver, location)
 
 
-def _uri(path: Path) -> str:
-    """An SQLite URI that opens the file at `path` and never creates one (mode=rw)."""
-    escaped = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-    return f"file://{escaped}?mode=rw"
+def open_database(paths: StatePaths, create: bool = True, check: bool = True) -> Database:
+    """Open the catalog of a state folder, checked at SCHEMA_REVISION.
 
-
-def open_database(paths: StatePaths, create: bool = True) -> Database:
-    """Open the catalog of a state folder, checked at SCHEMA_VERSION.
-
-    With `create`, the state folders are made (0700) and a missing database is created,
-    whole: its schema is written in a temporary file beside it, which is then linked into
-    place only if there is still no database there, so no process ever sees a half-made
-    one (eight ticks starting at once on a new folder all open the same complete file).
-    Without `create`, nothing is made: a missing database is refused with a line naming
-    where it was looked for and saying to run `tapesched init` (exit 5). A file that is
-    empty, not SQLite, or SQLite without tapesched's schema is refused as corrupt (exit
-    5) and left as it is, never initialised over.
+    SQLite: with `create`, the state folders are made (0700) and a missing database
+    file is created whole (tapesched.store.sqlite); without it, a missing file is
+    refused with a line saying to run `tapesched init` (exit 5). PostgreSQL: the
+    database must exist (an administrator creates it); with `create`, an empty one gets
+    tapesched's schema. A database that has no tapesched schema, or one at another
+    revision, is refused (exit 5) with what to run; `check=False` (for `db upgrade`
+    and `db current`) opens it as it is.
     """
+    location = paths.db
     if create:
         paths.ensure()
-        if _stat(paths.db) is None:
-            _create(paths.db)
-    elif _stat(paths.db) is None:
-        raise StorageUnavailable(
-            f"database {paths.db} does not exist; run 'tapesched init' to create it "
-            "(or give --db / TAPESCHED_DB)"
-        )
-    found = _stat(paths.db)
-    if found is not None and not stat.S_ISREG(found.st_mode):
-        raise StorageUnavailable(f"database {paths.db} is not a file")
-    if found is not None and found.st_size == 0:
-        raise StorageUnavailable(
-            f"database {paths.db} is empty (0 bytes): corrupt or not a tapesched database; "
-            "move it away, then run 'tapesched init'"
-        )
-    database = connect(paths.db)
+    if isinstance(location, Path):
+        from tapesched.store import sqlite
+
+        sqlite.prepare_file(location, create)
+    database = connect(location)
     try:
-        version = schema_version(database)
-        if version is None:
-            raise StorageUnavailable(
-                f"database {paths.db} is corrupt or not a tapesched database "
-                "(it has no tapesched schema)"
-            )
-        if version != str(SCHEMA_VERSION):
-            raise StorageUnavailable(
-                f"database {paths.db} has schema version {version}; this tapesched "
-                f"knows version {SCHEMA_VERSION}"
-            )
+        if isinstance(location, DatabaseURL) and create and revision(database) is None:
+            from tapesched.store import schema
+
+            schema.create_postgres(database)
+        if check:
+            check_revision(database)
     except BaseException:
         database.close()
         raise
-    restrict_files(paths.db)
+    if isinstance(location, Path):
+        from tapesched.store import sqlite
+
+        sqlite.restrict_files(location)
     return database
 
 
-def _stat(path: Path) -> os.stat_result | None:
-    """The file's status, None if there is none; a folder that cannot be searched is
-    StorageUnavailable naming the database."""
+def revision(database: Database) -> str | None:
+    """Where the database's schema stands: its Alembic revision; `0001` for a database
+    made by tapesched 0.1.0 (before Alembic); None if it has no tapesched schema."""
+    found = _query_absent_ok(database, "SELECT version_num FROM alembic_version")
+    if found is not None:
+        return found[0][0] if found else None
+    legacy = _query_absent_ok(database, "SELECT value FROM meta WHERE key = 'schema_version'")
+    if legacy:
+        return "0001" if legacy[0][0] == LEGACY_SCHEMA_VERSION else f"version {legacy[0][0]}"
+    return None
+
+
+def _query_absent_ok(database: Database, sql: str) -> list[tuple] | None:
+    """The rows of a query on a table that may not exist (None then)."""
+    driver = database.driver
     try:
-        return os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as error:
-        raise StorageUnavailable(f"database {path}: {error.strerror}") from None
-
-
-# Where a file system has no hard links, a new database is renamed into place instead.
-_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS}
-
-
-def _create(db: Path) -> None:
-    """Create the database at `db` whole, unless another process does so first."""
-    temporary = db.with_name(f".{db.name}.{os.getpid()}-{os.urandom(4).hex()}.new")
-    try:
-        _create_schema(temporary, db)
-        os.chmod(temporary, 0o600)
-        try:
-            os.link(temporary, db)  # atomic, and never replaces a database made meanwhile
-        except FileExistsError:
-            pass  # another process made it first; it is just as complete
-        except OSError as error:
-            if error.errno not in _NO_LINKS:
-                raise
-            if _stat(db) is None:
-                os.rename(temporary, db)
-    except OSError as error:
-        raise StorageUnavailable(
-            f"database {db}: cannot create it ({error.strerror or error})"
-        ) from None
-    finally:
-        for leftover in (temporary, *(Path(f"{temporary}{end}") for end in _SIDE_FILES)):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-
-
-_SIDE_FILES = ("-journal", "-wal", "-shm")
-
-
-def _create_schema(path: Path, shown: Path) -> None:
-    from tapesched.store import schema  # SQLAlchemy: only when a database is new
-
-    schema.create(path, shown)
-
-
-def schema_version(database: Database) -> str | None:
-    """The schema version recorded in the meta table; None if there is no schema yet."""
-    try:
-        row = database.connection.execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'"
-        ).fetchone()
-    except sqlite3.OperationalError as error:
+        if database.shared:
+            with database.read():
+                table = sql.split(" FROM ")[1].split()[0]
+                if database.scalar("SELECT to_regclass(:table)", {"table": table}) is None:
+                    return None
+                return database.rows(sql)
+        return database.connection.execute(sql).fetchall()
+    except driver.Error as error:
         if "no such table" in str(error):
             return None
-        raise StorageUnavailable(describe_storage_error(error, database.location)) from None
-    except sqlite3.Error as error:
-        raise StorageUnavailable(describe_storage_error(error, database.location)) from None
-    return row[0] if row else None
+        raise StorageUnavailable(driver.describe(error)) from None
+
+
+def check_revision(database: Database) -> None:
+    """Refuse (StorageUnavailable, exit 5) a database whose schema is not this tapesched's,
+    with one line saying what to run."""
+    found = revision(database)
+    where = f"database {database.location}"
+    if found == SCHEMA_REVISION:
+        return
+    if found is None:
+        raise StorageUnavailable(
+            f"{where} is corrupt or not a tapesched database (it has no tapesched schema); "
+            "run 'tapesched init' to create one"
+            if database.shared
+            else f"{where} is corrupt or not a tapesched database (it has no tapesched schema)"
+        )
+    if found in REVISIONS:
+        raise StorageUnavailable(
+            f"{where} has schema revision {found}, older than this tapesched's "
+            f"({SCHEMA_REVISION}); run 'tapesched db upgrade'"
+        )
+    raise StorageUnavailable(
+        f"{where} has schema revision {printable(found)}, which this tapesched "
+        f"(revision {SCHEMA_REVISION}) does not know: it was upgraded by a newer tapesched; "
+        "install that version here"
+    )
 
 
 # --------------------------------------------------------------------------- meta
@@ -440,16 +422,10 @@ def set_meta(db: Database, key: str, value: str) -> None:
     )
 
 
-def last_tick(db: Database) -> datetime | None:
-    """When the last tick wrote its heartbeat."""
-    value = get_meta(db, "last_tick_time")
-    return datetime.fromisoformat(value) if value else None
-
-
-def write_heartbeat(db: Database, now: datetime) -> None:
-    set_meta(db, "last_tick_time", now.isoformat())
-
-
 def quick_check(db: Database) -> str:
-    """The database's own integrity check: 'ok', or what is wrong."""
+    """The database's own integrity check: 'ok', or what is wrong (PostgreSQL checks its
+    own pages; there, a catalog that answers a query is 'ok')."""
+    if db.shared:
+        db.scalar("SELECT count(*) FROM tasks")
+        return "ok"
     return "; ".join(str(row[0]) for row in db.rows("PRAGMA quick_check"))

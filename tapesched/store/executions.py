@@ -10,7 +10,7 @@ tapesched.lifecycle; this module only applies it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tapesched import lifecycle
@@ -38,17 +38,25 @@ class ExecutionRecord:
     pid: int | None  # the runner's pid; None until a runner has started
     process_start: str | None  # the runner's start time (from /proc), against pid reuse
     job_pid: int | None  # the job's pid, which is also its process group id
-    host: str | None
+    host: str | None  # the host that claimed it, whose runner runs it
     log_path: str | None
+    lease_expires: datetime | None  # past this (server clock), the run is lost
 
 
 TABLE = Table(
     "executions",
     ExecutionRecord,
-    times=frozenset({"scheduled_for", "created_at", "started_at", "completed_at"}),
+    times=frozenset({"scheduled_for", "created_at", "started_at", "completed_at", "lease_expires"}),
     json=frozenset({"result"}),
 )
 
+
+# Newest claim first; among claims made at the same instant (a catch-up records its
+# skipped slots together), the later slot first, then a fixed order.
+NEWEST_FIRST = "created_at DESC, coalesce(scheduled_for, created_at) DESC, execution_id DESC"
+NEWEST_FIRST_E = (
+    "e.created_at DESC, coalesce(e.scheduled_for, e.created_at) DESC, e.execution_id DESC"
+)
 
 # --------------------------------------------------------------------------- lookups
 
@@ -90,7 +98,7 @@ def latest_run(db: Database, task_id: int) -> ExecutionRecord | None:
     """The task's most recent run (by claim; a skipped slot is not a run), or None."""
     row = db.first(
         f"{TABLE.select} WHERE task_id = :task_id AND status != 'skipped' "
-        "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        f"ORDER BY {NEWEST_FIRST} LIMIT 1",
         {"task_id": task_id},
     )
     return TABLE.decode(row) if row else None
@@ -102,17 +110,25 @@ def running(db: Database) -> list[ExecutionRecord]:
     return [TABLE.decode(row) for row in rows]
 
 
-def count_running(db: Database) -> int:
-    """How many executions are running (the concurrency cap counts these)."""
-    return db.scalar("SELECT count(*) FROM executions WHERE status = 'running'")
+def count_running(db: Database, host: str | None) -> int:
+    """How many executions are running on a host (its concurrency cap counts these), or
+    on every host (None)."""
+    if host is None:
+        return db.scalar("SELECT count(*) FROM executions WHERE status = 'running'")
+    return db.scalar(
+        "SELECT count(*) FROM executions WHERE status = 'running' AND host = :host",
+        {"host": host},
+    )
 
 
-def device_in_use(db: Database, device: str) -> bool:
-    """Whether a running execution uses this device."""
+def device_in_use(db: Database, device: str, host: str) -> bool:
+    """Whether a running execution on the host uses this device (one job per drive: a
+    drive belongs to its host)."""
     return (
         db.first(
-            "SELECT 1 FROM executions WHERE status = 'running' AND device = :device LIMIT 1",
-            {"device": device},
+            "SELECT 1 FROM executions WHERE status = 'running' AND device = :device "
+            "AND host = :host LIMIT 1",
+            {"device": device, "host": host},
         )
         is not None
     )
@@ -136,12 +152,12 @@ class HistoryEntry:
 
 
 def _bound(value: datetime) -> str:
-    """An instant as a bound on the stored text (naive UTC, zero-padded year): instants
-    beyond the calendar in UTC become bounds below or above every stored one."""
+    """An instant as a bound on stored instants (naive UTC, zero-padded year): instants
+    beyond the calendar in UTC become the first or the last instant of the calendar."""
     try:
         utc = value.astimezone(UTC)
     except OverflowError:
-        return "0000" if value.year < 5000 else "9999-99"
+        return "0001-01-01 00:00:00.000000" if value.year < 5000 else "9999-12-31 23:59:59.999999"
     return f"{utc.year:04d}-{utc:%m-%d %H:%M:%S.%f}"
 
 
@@ -178,7 +194,7 @@ def history(
     columns = ", ".join(f"e.{column}" for column in TABLE.columns)
     rows = db.rows(
         f"SELECT {columns}, t.task_name, t.timezone {joined}{clause} "
-        "ORDER BY e.created_at DESC, e.rowid DESC LIMIT :limit OFFSET :offset",
+        f"ORDER BY {NEWEST_FIRST_E} LIMIT :limit OFFSET :offset",
         params,
     )
     total = db.scalar(f"SELECT count(*) {joined}{clause}", params)
@@ -204,9 +220,11 @@ def record_start(
     process_start: str | None,
     host: str,
     started_at: datetime,
+    lease_expires: datetime,
 ) -> tuple[ExecutionRecord, tasks.TaskRecord] | None:
-    """Record the runner's pid, start time and host, once; return the execution and its
-    task, or None if another runner has started it, the run is over or its task is gone."""
+    """Record the runner's pid, start time, host and first lease, once; return the
+    execution and its task, or None if another runner has started it, the run is over or
+    its task is gone."""
     execution = get(db, execution_id)
     if execution is None or execution.status != "running" or execution.pid is not None:
         return None
@@ -215,13 +233,14 @@ def record_start(
         return None
     cursor = db.execute(
         "UPDATE executions SET pid = :pid, process_start = :process_start, host = :host, "
-        "started_at = :started_at WHERE execution_id = :id AND status = 'running' "
-        "AND pid IS NULL",
+        "started_at = :started_at, lease_expires = :lease WHERE execution_id = :id "
+        "AND status = 'running' AND pid IS NULL",
         {
             "pid": pid,
             "process_start": process_start,
             "host": host,
             "started_at": encode_time(started_at),
+            "lease": encode_time(lease_expires),
             "id": execution_id,
         },
     )
@@ -256,20 +275,25 @@ def finish(
     completed_at: datetime,
     error: str | None = None,
     result: dict[str, Any] | None = None,
+    lease_expired_at: datetime | None = None,
 ) -> bool:
-    """Record the outcome of a running execution and the task's statistics, once.
+    """Record the outcome of a running execution and the task's statistics, once; with
+    `lease_expired_at` (the server's clock), only if its lease expired before then.
 
-    Return False (changing nothing) if the execution is gone or no longer running.
+    Return False (changing nothing) if the execution is gone or no longer running, or
+    its lease was renewed meanwhile.
     """
     execution = get(db, execution_id)
     if execution is None or execution.status != "running":
         return False
     outcome = lifecycle.Outcome(status, execution.started_at, completed_at)
+    expired = " AND lease_expires < :expired_at" if lease_expired_at is not None else ""
     cursor = db.execute(
         "UPDATE executions SET status = :status, completed_at = :completed_at, "
         "duration = :duration, error_message = :error, result = :result "
-        "WHERE execution_id = :id AND status = 'running'",
+        f"WHERE execution_id = :id AND status = 'running'{expired}",
         {
+            "expired_at": encode_time(lease_expired_at),
             "status": status,
             "completed_at": encode_time(completed_at),
             "duration": outcome.duration,
@@ -286,6 +310,46 @@ def finish(
     average = average_duration(db, task.id) if outcome.timed else None
     tasks.update(db, task.id, lifecycle.after_execution(task, outcome, average))
     return True
+
+
+LEASE_EXPIRED = "lease expired"
+
+
+def renew_lease(db: Database, execution_id: str, lease: timedelta) -> str | None:
+    """Extend a running execution's lease to the server's clock plus `lease`; return the
+    execution's status ('running' when renewed; another when someone recorded an outcome
+    meanwhile: lost, cancelled...), None if it is gone."""
+    until = db.server_now() + lease
+    cursor = db.execute(
+        "UPDATE executions SET lease_expires = :until "
+        "WHERE execution_id = :id AND status = 'running'",
+        {"until": encode_time(until), "id": execution_id},
+    )
+    if cursor.rowcount == 1:
+        return "running"
+    return db.scalar("SELECT status FROM executions WHERE execution_id = :id", {"id": execution_id})
+
+
+def add_note(db: Database, execution_id: str, note: str) -> None:
+    """Add a sentence to a finished execution's error message (what its runner did after
+    another host recorded the outcome)."""
+    db.execute(
+        "UPDATE executions SET error_message = coalesce(error_message || '; ', '') || :note "
+        "WHERE execution_id = :id AND status != 'running'",
+        {"note": note, "id": execution_id},
+    )
+
+
+def lost_elsewhere(db: Database, host: str, since: datetime) -> list[ExecutionRecord]:
+    """Executions of this host marked lost since `since` because their lease expired (by
+    a tick on another host, while this one was cut off or down) whose job was started:
+    its process group may still be running here."""
+    rows = db.rows(
+        f"{TABLE.select} WHERE status = 'lost' AND host = :host AND job_pid IS NOT NULL "
+        "AND completed_at >= :since AND error_message LIKE :reason",
+        {"host": host, "since": encode_time(since), "reason": f"{LEASE_EXPIRED}%"},
+    )
+    return [TABLE.decode(row) for row in rows]
 
 
 def tasks_running(db: Database) -> set[int]:

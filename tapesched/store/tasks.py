@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tapesched.errors import Conflict, NotFound
-from tapesched.store.db import Database, Table, encode_time
+from tapesched.store.db import Database, Duplicate, Table, encode_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +43,7 @@ class TaskRecord:
     notify_on: str
     created_at: datetime
     updated_at: datetime
+    host: str  # the host whose tick runs it, or "any"
 
 
 TABLE = Table(
@@ -89,18 +89,26 @@ def find(db: Database, ref: str) -> TaskRecord:
 
 
 def all_tasks(
-    db: Database, enabled_only: bool = False, order: str = "id", action_type: str | None = None
+    db: Database,
+    enabled_only: bool = False,
+    order: str = "id",
+    action_type: str | None = None,
+    host: str | None = None,
 ) -> list[TaskRecord]:
-    """Every task, or the enabled ones, or those of one action type; by id or by name."""
+    """Every task, or the enabled ones, or those of one action type, or those a host runs
+    (bound to it, or to any host); by id or by name."""
     by = {"id": "id", "name": "task_name"}[order]
     where = []
     if enabled_only:
         where.append("enabled = :enabled")
     if action_type is not None:
         where.append("action_type = :action_type")
+    if host is not None:
+        where.append("host IN (:host, 'any')")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = db.rows(
-        f"{TABLE.select}{clause} ORDER BY {by}", {"enabled": True, "action_type": action_type}
+        f"{TABLE.select}{clause} ORDER BY {by}",
+        {"enabled": True, "action_type": action_type, "host": host},
     )
     return [TABLE.decode(row) for row in rows]
 
@@ -138,14 +146,28 @@ def timeouts(db: Database, task_ids: set[int]) -> dict[int, tuple[str, int | Non
 # --------------------------------------------------------------------------- the due index
 
 
-def due(db: Database, now: datetime, limit: int) -> list[TaskRecord]:
-    """Enabled tasks with next_run_time <= now, oldest first (searches the index)."""
+def due(db: Database, now: datetime, limit: int, host: str) -> list[TaskRecord]:
+    """Enabled tasks with next_run_time <= now that run on `host` or on any host, oldest
+    first (searches the index)."""
     rows = db.rows(
         f"{TABLE.select} WHERE enabled = :enabled AND next_run_time <= :now "
-        "ORDER BY next_run_time, id LIMIT :limit",
-        {"enabled": True, "now": encode_time(now), "limit": limit},
+        "AND host IN (:host, 'any') ORDER BY next_run_time, id LIMIT :limit",
+        {"enabled": True, "now": encode_time(now), "limit": limit, "host": host},
     )
     return [TABLE.decode(row) for row in rows]
+
+
+def take_due(db: Database, task_id: int, expected: datetime) -> TaskRecord | None:
+    """Inside a claim's write transaction: the task if it is still enabled and due at
+    `expected`, its row taken for this transaction; None if it is not, or (PostgreSQL)
+    if another host's claim holds it right now (SKIP LOCKED: ticks never wait on each
+    other)."""
+    row = db.first(
+        f"{TABLE.select} WHERE id = :id AND next_run_time = :expected AND enabled = :enabled"
+        f"{db.skip_locked}",
+        {"id": task_id, "expected": encode_time(expected), "enabled": True},
+    )
+    return TABLE.decode(row) if row else None
 
 
 def advance(db: Database, task_id: int, expected: datetime, new_next: datetime | None) -> bool:
@@ -171,10 +193,9 @@ def insert(db: Database, values: dict[str, Any]) -> int:
     taken."""
     stored = TABLE.encode(values)
     try:
-        cursor = db.execute(TABLE.insert(list(stored)), stored)
-    except sqlite3.IntegrityError:
+        return int(db.scalar(f"{TABLE.insert(list(stored))} RETURNING id", stored))
+    except Duplicate:
         raise Conflict(f"task name already taken: {values.get('task_name')}") from None
-    return int(cursor.lastrowid)
 
 
 def insert_many(db: Database, rows: list[dict[str, Any]]) -> None:
@@ -183,7 +204,7 @@ def insert_many(db: Database, rows: list[dict[str, Any]]) -> None:
         return
     try:
         db.execute_many(TABLE.insert(list(rows[0])), [TABLE.encode(row) for row in rows])
-    except sqlite3.IntegrityError:
+    except Duplicate:
         raise Conflict("a task name in the file is already taken") from None
 
 
@@ -195,7 +216,7 @@ def update(db: Database, task_id: int, changes: dict[str, Any]) -> None:
     assignments = ", ".join(f"{name} = :{name}" for name in stored)
     try:
         db.execute(f"UPDATE tasks SET {assignments} WHERE id = :id_", {**stored, "id_": task_id})
-    except sqlite3.IntegrityError:
+    except Duplicate:
         raise Conflict(f"task name already taken: {changes.get('task_name')}") from None
 
 

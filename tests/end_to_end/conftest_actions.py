@@ -254,6 +254,14 @@ class Harness:
         with self.db.write():
             set_meta(self.db, key, value)
 
+    def tick_at(self, when: datetime) -> None:
+        """Record this host's tick heartbeat at `when`, as a tick does."""
+        from tapesched.hosts import this_host
+        from tapesched.store.hosts import heartbeat
+
+        with self.db.write():
+            heartbeat(self.db, this_host(), when)
+
 
 # --------------------------------------------------------------------------- crafted archives
 

@@ -17,7 +17,7 @@ from tapesched.store.executions import ExecutionRecord as Execution  # noqa: E40
 @pytest.fixture
 def harness(tmp_path: Path) -> support.Harness:
     harness = support.Harness(tmp_path / "home")
-    harness.set_meta("last_tick_time", harness.clock.isoformat())
+    harness.tick_at(harness.clock)
     return harness
 
 
@@ -74,9 +74,7 @@ def test_health_check_fails_on_a_recent_lost_run_or_a_stale_tick(
             completed_at=harness.clock - timedelta(hours=lost_hours_ago),
             status="lost",
         )
-    harness.set_meta(
-        "last_tick_time", (harness.clock - timedelta(minutes=tick_minutes_ago)).isoformat()
-    )
+    harness.tick_at(harness.clock - timedelta(minutes=tick_minutes_ago))
     harness.add("health", "health_check", {"devices": [], "min_free_mb": 0})
 
     run = harness.run("health")

@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 def heartbeat(seconds_ago: float) -> None:
     """Record a tick's heartbeat as a tick does, as if it ran `seconds_ago`."""
     from tapesched.clock import utcnow
+    from tapesched.hosts import this_host
     from tapesched.paths import resolve
-    from tapesched.store.db import open_database, write_heartbeat
+    from tapesched.store.db import open_database
+    from tapesched.store.hosts import heartbeat as write_heartbeat
 
     with open_database(resolve(), create=False) as db, db.write():
-        write_heartbeat(db, utcnow() - timedelta(seconds=seconds_ago))
+        write_heartbeat(db, this_host(), utcnow() - timedelta(seconds=seconds_ago))
 
 
 def test_status_fails_until_a_tick_runs(run_cli, sh):

@@ -11,6 +11,8 @@ from datetime import datetime
 import pytest
 from helpers import dump
 
+from tapesched.hosts import this_host
+
 SEED_FORMS = [
     ("once", {"datetime": "2030-12-25 14:30:00"}),
     ("interval", {"interval": 30, "unit": "minutes"}),
@@ -183,13 +185,23 @@ def test_preview_schedule_options_fall_back(run_cli):
 def test_status_json_shape(run_cli):
     run_cli("add", "x", "--daily", "02:00", "--command", "true")
     data = run_cli("status", "--json").json()
+    host = this_host()
     assert data == {
         "running": False,
         "ticking": False,
+        "host": host,
         "total_tasks": 1,
         "enabled_tasks": 1,
         "running_executions": 0,
         "last_tick_time": None,
+        "hosts": [
+            {
+                "name": host,
+                "last_tick_time": None,
+                "ticking": False,
+                "running_executions": 0,
+            }
+        ],
     }
 
 

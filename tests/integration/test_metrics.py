@@ -31,7 +31,15 @@ class Exposition:
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = field(default_factory=dict)
 
     def value(self, name: str, **labels: str) -> float | None:
-        return self.samples.get((name, frozenset(labels.items())))
+        """The sample with these labels (and a `host` label, if not given)."""
+        want = set(labels.items())
+        found = [
+            value
+            for (metric, have), value in self.samples.items()
+            if metric == name and want <= have and {key for key, _ in have - want} <= {"host"}
+        ]
+        assert len(found) <= 1, f"{name} {labels}: {len(found)} series"
+        return found[0] if found else None
 
     def series(self, name: str) -> dict[frozenset[tuple[str, str]], float]:
         return {labels: v for (n, labels), v in self.samples.items() if n == name}

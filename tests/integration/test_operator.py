@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 from helpers import dump
 
+from tapesched.hosts import this_host
+
+HOST = this_host()
+
 TASKS = """
 [[task]]
 task_name = "nightly"
@@ -187,15 +191,31 @@ def test_metrics_parse_back(run_cli, sh, home, tmp_path):
     families, samples = parse_metrics(result.out)
     assert all(set(f) == {"HELP", "TYPE"} for f in families.values())
     assert families["tapesched_task_runs_total"]["TYPE"] == "counter"
-    assert samples[("tapesched_task_runs_total", '{task="ok",result="success"}')] == 1
-    assert samples[("tapesched_task_runs_total", '{task="bad",result="failure"}')] == 1
-    assert samples[("tapesched_task_history_executions", '{task="bad",status="failed"}')] == 1
-    assert samples[("tapesched_task_running", '{task="ok"}')] == 0
-    assert ("tapesched_task_last_success_timestamp_seconds", '{task="ok"}') in samples
-    assert ("tapesched_task_last_failure_timestamp_seconds", '{task="bad"}') in samples
-    assert ("tapesched_task_next_run_timestamp_seconds", '{task="ok"}') in samples
-    assert ("tapesched_task_last_duration_seconds", '{task="bad"}') in samples
-    assert samples[("tapesched_last_tick_timestamp_seconds", "")] > 1.7e9
+    assert (
+        samples[("tapesched_task_runs_total", f'{{task="ok",host="{HOST}",result="success"}}')] == 1
+    )
+    assert (
+        samples[("tapesched_task_runs_total", f'{{task="bad",host="{HOST}",result="failure"}}')]
+        == 1
+    )
+    assert (
+        samples[
+            ("tapesched_task_history_executions", f'{{task="bad",host="{HOST}",status="failed"}}')
+        ]
+        == 1
+    )
+    assert samples[("tapesched_task_running", f'{{task="ok",host="{HOST}"}}')] == 0
+    assert (
+        "tapesched_task_last_success_timestamp_seconds",
+        f'{{task="ok",host="{HOST}"}}',
+    ) in samples
+    assert (
+        "tapesched_task_last_failure_timestamp_seconds",
+        f'{{task="bad",host="{HOST}"}}',
+    ) in samples
+    assert ("tapesched_task_next_run_timestamp_seconds", f'{{task="ok",host="{HOST}"}}') in samples
+    assert ("tapesched_task_last_duration_seconds", f'{{task="bad",host="{HOST}"}}') in samples
+    assert samples[("tapesched_last_tick_timestamp_seconds", f'{{host="{HOST}"}}')] > 1.7e9
     target = tmp_path / "prom" / "tapesched.prom"
     target.parent.mkdir()
     assert run_cli("metrics", "--textfile", str(target)).code == 0

@@ -23,7 +23,7 @@ from tapesched import models
 from tapesched.errors import Conflict, NotFound, StorageUnavailable
 from tapesched.paths import StatePaths
 from tapesched.store import executions, tasks
-from tapesched.store.db import SCHEMA_VERSION, get_meta, open_database, schema_version
+from tapesched.store.db import SCHEMA_REVISION, SCHEMA_VERSION, get_meta, open_database, revision
 
 T0 = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def test_records_have_exactly_the_tables_columns() -> None:
 
 def test_a_new_database_gets_the_schema_and_its_version(paths: StatePaths) -> None:
     with open_database(paths) as db:
-        assert schema_version(db) == str(SCHEMA_VERSION)
+        assert revision(db) == SCHEMA_REVISION
         with db.read():
             assert get_meta(db, "schema_version") == str(SCHEMA_VERSION)
     assert oct(paths.db.stat().st_mode & 0o777) == "0o600"
@@ -130,11 +130,12 @@ def test_the_due_query_uses_the_index_and_compares_instants(paths: StatePaths) -
                 }
                 tasks.insert(db, row)
         with db.read():
-            due = tasks.due(db, T0, 10)
+            due = tasks.due(db, T0, 10, "any")
             plan = db.rows(
                 "EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE enabled = :e AND "
-                "next_run_time <= :now ORDER BY next_run_time, id LIMIT 64",
-                {"e": True, "now": "x"},
+                "next_run_time <= :now AND host IN (:host, 'any') "
+                "ORDER BY next_run_time, id LIMIT 64",
+                {"e": True, "now": "x", "host": "h1"},
             )
     assert [task.task_name for task in due] == ["t0", "t1"]
     assert "ix_tasks_enabled_next_run_time" in " ".join(str(row) for row in plan)
@@ -191,7 +192,7 @@ def test_a_commit_that_fails_closes_its_transaction(paths: StatePaths) -> None:
     """A failed COMMIT (here a deferred foreign key; in life, a lock held past the busy
     timeout) leaves no transaction open: the next one begins normally."""
     with open_database(paths) as db:
-        with pytest.raises(sqlite3.IntegrityError), db.write():
+        with pytest.raises(StorageUnavailable, match="FOREIGN KEY"), db.write():
             db.execute("PRAGMA defer_foreign_keys = ON")
             executions.insert(db, {"execution_id": "orphan", "task_id": 42, "created_at": T0})
         assert not db.connection.in_transaction
@@ -268,7 +269,7 @@ def test_a_new_database_appears_whole(paths: StatePaths, monkeypatch) -> None:
     from tapesched.store import schema
 
     written = []
-    real = schema.create
+    real = schema.create_sqlite
 
     def watched(path: Path, shown: Path | None = None) -> None:
         assert not paths.db.exists()
@@ -277,9 +278,9 @@ def test_a_new_database_appears_whole(paths: StatePaths, monkeypatch) -> None:
         assert not paths.db.exists()
         written.append(path)
 
-    monkeypatch.setattr(schema, "create", watched)
+    monkeypatch.setattr(schema, "create_sqlite", watched)
     with open_database(paths) as db:
-        assert schema_version(db) == str(SCHEMA_VERSION)
+        assert revision(db) == SCHEMA_REVISION
     assert len(written) == 1 and not written[0].exists()
     assert [path.name for path in paths.home.glob(".*")] == []
     assert oct(paths.db.stat().st_mode & 0o777) == "0o600"
@@ -289,7 +290,7 @@ def test_a_database_made_by_another_process_meanwhile_is_kept(paths: StatePaths,
     """Two creators: the one that links second uses the first one's database."""
     from tapesched.store import schema
 
-    real = schema.create
+    real = schema.create_sqlite
     raced = []
 
     def racing(path: Path, shown: Path | None = None) -> None:
@@ -299,7 +300,7 @@ def test_a_database_made_by_another_process_meanwhile_is_kept(paths: StatePaths,
             with open_database(paths) as other, other.write():
                 other.execute("INSERT INTO meta (key, value) VALUES ('winner', 'other')")
 
-    monkeypatch.setattr(schema, "create", racing)
+    monkeypatch.setattr(schema, "create_sqlite", racing)
     with open_database(paths) as db, db.read():
         assert get_meta(db, "winner") == "other"
     assert [path.name for path in paths.home.glob(".*")] == []
@@ -354,7 +355,7 @@ def test_any_folder_name_holds_a_database(tmp_path: Path, name: str) -> None:
     paths = StatePaths(home=folder, db=folder / "tapesched.db")
     open_database(paths).close()
     with open_database(paths, create=False) as db:
-        assert schema_version(db) == str(SCHEMA_VERSION)
+        assert revision(db) == SCHEMA_REVISION
     assert sorted(path.name for path in tmp_path.iterdir()) == [name]
 
 
