@@ -70,14 +70,20 @@ class Driver:
         return isinstance(error, OverflowError | self._out_of_range)
 
 
+# libpq's "connection to server at "HOST" (ADDRESS), port N failed: " (the line says so).
+_SERVER_PREFIX = re.compile(
+    r'^connection to server (at|on)( socket)? "[^"]*"( \([^)]*\))?(, port \d+)? failed:\s*'
+)
+
+
 def _one_line(error: BaseException) -> str:
     """libpq's message, on one line, without its boilerplate."""
     text = str(error).strip() or type(error).__name__
     lines = []
     for line in text.splitlines():
-        line = line.strip()
-        line = re.sub(r"^(connection failed:|FATAL:|ERROR:)\s*", "", line)
-        line = re.sub(r'^connection to server at "[^"]*" \([^)]*\), port \d+ failed:\s*', "", line)
+        line = re.sub(r"^connection failed:\s*", "", line.strip())
+        line = _SERVER_PREFIX.sub("", line)
+        line = re.sub(r"^(FATAL|ERROR):\s*", "", line)
         if line and not line.startswith(("HINT:", "DETAIL:", "Multiple connection attempts")):
             lines.append(line)
     return printable("; ".join(dict.fromkeys(lines)) or type(error).__name__)
