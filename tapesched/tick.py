@@ -160,7 +160,7 @@ def reconcile(
     with db.read():
         running = executions.running(db)
         facts = task_rows.timeouts(db, {execution.task_id for execution in running})
-    if db.shared and not dry_run:
+    if not dry_run:
         _end_jobs_lost_elsewhere(db, host, clock)
     if not running:
         return
