@@ -14,7 +14,7 @@ from tapesched.errors import InvalidInput, printable
 
 ANY = "any"
 MAX_LENGTH = 64
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def check_name(value: str, what: str = "--host", allow_any: bool = True) -> str:
@@ -24,7 +24,7 @@ def check_name(value: str, what: str = "--host", allow_any: bool = True) -> str:
         return value
     if value == ANY:
         raise InvalidInput(f"{what}: 'any' is not a host name (it means every host)")
-    if not value or len(value) > MAX_LENGTH or not _NAME.match(value):
+    if not value or len(value) > MAX_LENGTH or not _NAME.fullmatch(value):
         raise InvalidInput(
             f"{what} {printable(value)!r}: a host name is 1-{MAX_LENGTH} letters, digits, "
             "'.', '_' or '-', starting with a letter or digit" + (", or 'any'" if allow_any else "")
@@ -41,6 +41,6 @@ def this_host(environ: dict[str, str] | None = None) -> str:
     if named is not None:
         return check_name(named, "TAPESCHED_HOST", allow_any=False)
     machine = os.uname().nodename or "localhost"
-    if not _NAME.match(machine) or len(machine) > MAX_LENGTH:
+    if not _NAME.fullmatch(machine) or len(machine) > MAX_LENGTH:
         machine = re.sub(r"[^A-Za-z0-9._-]", "-", machine)[:MAX_LENGTH].lstrip("._-") or "localhost"
     return machine
