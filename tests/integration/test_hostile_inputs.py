@@ -364,7 +364,7 @@ GOOD = {
     "timezone": '"UTC"', "action_type": '"custom"', "action_config": '{ command = "true" }',
 }  # fmt: skip
 FIELDS = [*GOOD, "description", "enabled", "timeout", "misfire", "misfire_grace",
-          "device_wait", "ping_url", "notify_command", "notify_on", "colour"]  # fmt: skip
+          "device_wait", "ping_url", "notify_command", "notify_on", "host", "colour"]  # fmt: skip
 
 
 def task_file(tmp_path: Path):  # noqa: ANN201
@@ -415,3 +415,40 @@ def test_odd_database_paths(run_cli, world, tmp_path):
         lambda parts: ["--db", str(tmp_path / "dbs" / parts[0] / "t.db"), *parts[1]]
     )
     trial(run_cli, world, "--db PATH", strategy, 20)
+
+
+def _closed_port_or_refused(text: str) -> bool:
+    """A URL that names port 1 of this machine (nothing listens there), or none at all:
+    no trial may reach a real server, let alone write a schema into one."""
+    from tapesched.dburl import parse
+    from tapesched.errors import InvalidInput
+
+    try:
+        url = parse(text)
+    except InvalidInput:
+        return True
+    return url.host == "127.0.0.1" and url.port == 1
+
+
+def test_odd_database_urls(run_cli, world, tmp_path):
+    """--db naming a PostgreSQL URL with any user, database, options or tail: refused in
+    one line (exit 2), or, when well formed, a server that cannot be reached (exit 5)."""
+    from urllib.parse import quote
+
+    part = HOSTILE_TEXT.filter(lambda text: "\x00" not in text)
+
+    def escaped(text: str) -> str:
+        return quote(text, safe="", errors="surrogateescape")
+
+    built = st.tuples(part, part, part).map(
+        lambda parts: (
+            f"postgresql+psycopg://{escaped(parts[0])}@127.0.0.1:1/"
+            f"{escaped(parts[1]) or 'x'}?{parts[2]}"
+        )
+    )
+    raw = part.map(lambda tail: "postgresql+psycopg://" + tail)
+    urls = st.one_of(built, raw).filter(_closed_port_or_refused)
+    commands = st.sampled_from([["list"], ["init"], ["status", "--json"], ["tick"],
+                                ["db", "current"], ["db", "upgrade"], ["hosts"]])  # fmt: skip
+    strategy = st.tuples(urls, commands).map(lambda parts: ["--db", parts[0], *parts[1]])
+    trial(run_cli, world, "--db URL", strategy, 30)
