@@ -26,6 +26,8 @@ from tapesched.paths import StatePaths
 from tapesched.store import executions
 from tapesched.store.db import Database, open_database
 
+_GONE = "gone"  # the execution's row no longer exists
+
 
 class LeaseKeeper(threading.Thread):
     """Renews one execution's lease until stopped; calls `abort(reason)` once if the run
@@ -60,6 +62,10 @@ class LeaseKeeper(threading.Thread):
             while not self._stop_event.wait(self.lease.renew_every):
                 attempt = time.monotonic()
                 status = self._renew()
+                if status == _GONE:  # its task was deleted meanwhile (from another host)
+                    self.ended_by = "deleted"
+                    self.abort("the run's task was deleted; job stopped")
+                    return
                 if status == "running":
                     last_renewed = attempt
                     if self._failing_since is not None:
@@ -82,15 +88,16 @@ class LeaseKeeper(threading.Thread):
                 self._db.close()
 
     def _renew(self) -> str | None:
-        """Renew the lease; return the execution's status, or None if the database could not
-        be reached (or the row is gone)."""
+        """Renew the lease; return the execution's status (_GONE if its row is gone), or
+        None if the database could not be reached."""
         try:
             if self._db is None:
                 self._db = open_database(self.paths, create=False)
             with self._db.write():
-                return executions.renew_lease(
+                status = executions.renew_lease(
                     self._db, self.execution_id, timedelta(seconds=self.lease.period)
                 )
+            return _GONE if status is None else status
         except StorageUnavailable as problem:
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
