@@ -334,6 +334,13 @@ def output(
         path = execution.log_path
         if not path:
             raise OperationFailed(f"execution {execution.execution_id} has no output log")
+        from tapesched.hosts import this_host
+
+        if execution.host not in (None, this_host()):
+            raise OperationFailed(
+                f"execution {execution.execution_id} ran on host {execution.host}: its output "
+                f"is there, in {path} (run 'tapesched output' on {execution.host})"
+            )
         position = 0
         while True:
             try:

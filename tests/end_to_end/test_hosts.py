@@ -265,6 +265,13 @@ def test_stop_on_another_host_reaches_the_runner_through_its_lease(site):
     final = site.executions("remote")[-1]
     assert final["status"] == "cancelled" and final["error"].startswith("stopped by operator")
     assert "the runner on host h3 stopped its job" in final["error"]
+    # Its output is on h3; a task bound to h3 runs on h3 only.
+    output = site.cli("h1", "output", "remote")
+    assert output.code == 1 and "ran on host h3: its output is there" in output.err
+    assert site.cli("h3", "output", "remote").code == 0
+    refused = site.cli("h1", "run", "remote")
+    assert refused.code == 4 and "runs on host h3, not on this host (h1)" in refused.err
+    assert refused.err.count("\n") == 1 and len(site.executions("remote")) == 1
 
 
 def test_a_runner_that_cannot_renew_its_lease_stops_its_job(tmp_path: Path):
