@@ -31,6 +31,7 @@ from tapesched.store.db import Database
 from tapesched.store.tasks import TaskRecord
 
 STOP_GRACE = 10.0
+BULK = 1000  # changed tasks past which apply refreshes the planner's statistics
 
 
 def first_run(
@@ -331,6 +332,8 @@ def apply_specs(
             task_rows.update(db, task_id, changes)
         for task in doomed_tasks:
             task_rows.delete(db, task.id)
+    if len(rows) + len(updates) + len(doomed_tasks) >= BULK:
+        db.refresh_statistics()
     return plan
 
 

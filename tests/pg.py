@@ -56,12 +56,22 @@ def url_for(server: str, name: str) -> str:
     ).render(mask=False)
 
 
-def create_database(server: str, template: str | None = None, prefix: str = "ts_test") -> str:
-    """Create a new empty database (or a copy of `template`); return its URL."""
+def create_database(
+    server: str, template: str | None = None, prefix: str = "ts_test", icu_locale: str | None = None
+) -> str:
+    """Create a new empty database (or a copy of `template`); return its URL. With
+    `icu_locale` (PostgreSQL 15 or later, built with ICU), the new empty database sorts
+    text by that locale's rules, as a server set up with a linguistic default (en_US.UTF-8,
+    say) does; psycopg.Error where the server cannot."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with _admin_connection(server) as connection:
         if template:
             connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        elif icu_locale:
+            connection.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 '
+                f"LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'"
+            )
         else:
             connection.execute(f'CREATE DATABASE "{name}"')
     return url_for(server, name)

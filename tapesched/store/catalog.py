@@ -138,14 +138,21 @@ def status_counts(db: Database) -> dict[int, dict[str, int]]:
 _ENDED = "('success', 'failed', 'cancelled', 'lost')"
 
 
+# Latest first, by completion, then claim; a run without a completion time last (where
+# SQLite puts NULL in a descending order: PostgreSQL would put it first).
+_LATEST_FIRST = (
+    "e.completed_at IS NULL, e.completed_at DESC, e.created_at DESC, e.execution_id DESC"
+)
+
+
 def last_outcomes(db: Database) -> dict[int, tuple[str, Any]]:
     """Each task's latest run that ended (success, failed, cancelled or lost), in the
     history: its status and result."""
     rows = db.rows(
         "SELECT task_id, status, result FROM ("
-        "SELECT task_id, status, result, row_number() OVER (PARTITION BY task_id "
-        "ORDER BY completed_at DESC, created_at DESC, execution_id DESC) AS latest "
-        f"FROM executions WHERE status IN {_ENDED}) WHERE latest = 1"
+        "SELECT e.task_id, e.status, e.result, row_number() OVER (PARTITION BY e.task_id "
+        f"ORDER BY {_LATEST_FIRST}) AS latest "
+        f"FROM executions e WHERE e.status IN {_ENDED}) AS ranked WHERE latest = 1"
     )
     return {task_id: (status, decode_json(result)) for task_id, status, result in rows}
 
@@ -155,8 +162,8 @@ def last_backup_results(db: Database) -> dict[int, Any]:
     rows = db.rows(
         "SELECT task_id, result FROM ("
         "SELECT e.task_id, e.result, row_number() OVER (PARTITION BY e.task_id "
-        "ORDER BY e.completed_at DESC, e.created_at DESC, e.execution_id DESC) AS latest "
+        f"ORDER BY {_LATEST_FIRST}) AS latest "
         "FROM executions e JOIN tasks t ON t.id = e.task_id "
-        "WHERE e.status = 'success' AND t.action_type = 'backup') WHERE latest = 1"
+        "WHERE e.status = 'success' AND t.action_type = 'backup') AS ranked WHERE latest = 1"
     )
     return {task_id: decode_json(result) for task_id, result in rows}

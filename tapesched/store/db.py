@@ -28,8 +28,8 @@ from tapesched.paths import StatePaths
 SCHEMA_REVISION = "0002"
 # Every revision, oldest first: a database at an earlier one is upgraded by `db upgrade`.
 REVISIONS = ("0001", "0002")
-# Kept in the meta table too, so that tapesched 0.1.0 (which knew version 1 and no
-# Alembic) refuses a database upgraded past it instead of writing to it.
+# Kept in the meta table too, for a reader that predates Alembic: 2 from revision 0002 on.
+# (tapesched 0.1.0 itself never compares it: see the README on upgrading.)
 SCHEMA_VERSION = 2
 LEGACY_SCHEMA_VERSION = "1"  # what tapesched 0.1.0 recorded: revision 0001
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -195,6 +195,14 @@ class Database:
         self._mode = mode
         try:
             yield
+            if self.driver.aborted(self.connection):
+                # PostgreSQL ends a transaction at its first failed statement and answers a
+                # COMMIT with a silent ROLLBACK: a failure caught inside the transaction
+                # without a savepoint must not pass for a commit.
+                raise StorageUnavailable(
+                    f"database {self.location}: a statement failed inside the transaction, "
+                    "so nothing of it was written"
+                )
             self.execute("COMMIT")
         except BaseException:
             # Whatever failed (the work, or COMMIT itself: a lock held past the busy
@@ -207,6 +215,26 @@ class Database:
             raise
         finally:
             self._mode = None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Statements whose failure the caller handles (a Duplicate it turns into Conflict)
+        and whose transaction may go on: on SQLite a failed statement undoes only itself;
+        on PostgreSQL it would end the whole transaction, so there they run in a savepoint,
+        rolled back on failure. Outside a transaction, nothing to do."""
+        if not self.shared or self._mode is None:
+            yield
+            return
+        self.execute("SAVEPOINT tapesched")
+        try:
+            yield
+        except BaseException:
+            try:
+                self.execute("ROLLBACK TO SAVEPOINT tapesched")
+            except StorageUnavailable:
+                pass  # the connection's own failure is what is being raised
+            raise
+        self.execute("RELEASE SAVEPOINT tapesched")
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         """Run one statement; return its cursor. Raise StorageUnavailable for a database
@@ -270,6 +298,14 @@ class Database:
     # ------------------------------------------------------------------ dialect
 
     @property
+    def by_code_point(self) -> str:
+        """What an ORDER BY on a text column adds so that both backends order text alike,
+        by code point, as Python's sorted() does: on PostgreSQL the "C" collation (a
+        database's own may be linguistic: en_US sorts 'B' after 'a'); SQLite compares text
+        so already (BINARY)."""
+        return ' COLLATE "C"' if self.shared else ""
+
+    @property
     def skip_locked(self) -> str:
         """What a SELECT that claims rows ends with: on PostgreSQL, take them with a row
         lock and pass over rows another transaction holds; on SQLite nothing (a write
@@ -282,6 +318,13 @@ class Database:
         are serial already)."""
         if self.shared:
             self.execute("SELECT pg_advisory_xact_lock(hashtext(:key))", {"key": key})
+
+    def refresh_statistics(self) -> None:
+        """After a bulk change of the tasks (apply), give PostgreSQL's planner fresh
+        statistics, so that the due query searches its index at once rather than when
+        autovacuum (if it runs at all) gets round to it. SQLite's planner needs none."""
+        if self.shared:
+            self.execute("ANALYZE tasks")
 
     def server_now(self) -> datetime:
         """The database server's clock (PostgreSQL's now(): the same for every host, so
@@ -336,12 +379,14 @@ def open_database(paths: StatePaths, create: bool = True, check: bool = True) ->
         sqlite.prepare_file(location, create)
     database = connect(location)
     try:
-        if isinstance(location, DatabaseURL) and create and revision(database) is None:
+        found = revision(database) if check or create else None
+        if isinstance(location, DatabaseURL) and create and found is None:
             from tapesched.store import schema
 
             schema.create_postgres(database)
+            found = revision(database)
         if check:
-            check_revision(database)
+            check_revision(database, found)
     except BaseException:
         database.close()
         raise
@@ -381,10 +426,11 @@ def _query_absent_ok(database: Database, sql: str) -> list[tuple] | None:
         raise StorageUnavailable(driver.describe(error)) from None
 
 
-def check_revision(database: Database) -> None:
-    """Refuse (StorageUnavailable, exit 5) a database whose schema is not this tapesched's,
-    with one line saying what to run."""
-    found = revision(database)
+def check_revision(database: Database, found: str | None | object = ...) -> None:
+    """Refuse (StorageUnavailable, exit 5) a database whose schema is not this tapesched's
+    (at revision `found`, read here when not given), with one line saying what to run."""
+    if found is ...:
+        found = revision(database)
     where = f"database {database.location}"
     if found == SCHEMA_REVISION:
         return

@@ -344,10 +344,12 @@ def lost_elsewhere(db: Database, host: str, since: datetime) -> list[ExecutionRe
     """Executions of this host marked lost since `since` because their lease expired (by
     a tick on another host, while this one was cut off or down) whose job was started:
     its process group may still be running here."""
+    # A prefix compared as text (not LIKE, which ignores case on SQLite only).
     rows = db.rows(
         f"{TABLE.select} WHERE status = 'lost' AND host = :host AND job_pid IS NOT NULL "
-        "AND completed_at >= :since AND error_message LIKE :reason",
-        {"host": host, "since": encode_time(since), "reason": f"{LEASE_EXPIRED}%"},
+        "AND completed_at >= :since "
+        "AND substr(error_message, 1, length(:reason)) = :reason",
+        {"host": host, "since": encode_time(since), "reason": LEASE_EXPIRED},
     )
     return [TABLE.decode(row) for row in rows]
 

@@ -42,7 +42,7 @@ def all_hosts(db: Database) -> list[HostRecord]:
         "(SELECT count(*) FROM tasks t WHERE t.host = n.name) "
         "FROM (SELECT name FROM hosts UNION SELECT host FROM tasks WHERE host != 'any' "
         "UNION SELECT host FROM executions WHERE status = 'running' AND host IS NOT NULL) n "
-        "LEFT JOIN hosts h ON h.name = n.name ORDER BY n.name"
+        f"LEFT JOIN hosts h ON h.name = n.name ORDER BY n.name{db.by_code_point}"
     )
     return [
         HostRecord(name, decode_time(tick), running, tasks) for name, tick, running, tasks in rows

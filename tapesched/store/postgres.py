@@ -40,6 +40,7 @@ class Driver:
         self.IntegrityError = psycopg.IntegrityError
         self._out_of_range = psycopg.errors.NumericValueOutOfRange
         self._idle = psycopg.pq.TransactionStatus.IDLE
+        self._failed = psycopg.pq.TransactionStatus.INERROR
 
     def begin(self, mode: str) -> str:
         if mode == "write":
@@ -62,6 +63,11 @@ class Driver:
 
     def in_transaction(self, connection: Any) -> bool:
         return connection.info.transaction_status != self._idle
+
+    def aborted(self, connection: Any) -> bool:
+        """Whether a statement failed in the open transaction, which PostgreSQL has ended:
+        it runs no more statements, and COMMIT would roll it back."""
+        return connection.info.transaction_status == self._failed
 
     def describe(self, error: BaseException) -> str:
         return describe_error(error, self.url)
@@ -111,6 +117,12 @@ def connect(url: DatabaseURL) -> tuple[Any, Driver]:
         raise StorageUnavailable(
             f"cannot connect to {url.place}{who}: {_one_line(error)}"
         ) from None
+    # JSON comes back as its text, as from SQLite, for tapesched.store.db.decode_json to
+    # read: psycopg would parse it, and a JSON string would then be read a second time.
+    from psycopg.types.string import TextLoader
+
+    connection.adapters.register_loader("json", TextLoader)
+    connection.adapters.register_loader("jsonb", TextLoader)
     try:
         milliseconds = int(busy_timeout() * 1000)
         connection.execute(f"SET lock_timeout = {milliseconds}; SET TIME ZONE 'UTC'")

@@ -52,6 +52,10 @@ class Driver:
     def in_transaction(self, connection: sqlite3.Connection) -> bool:
         return connection.in_transaction
 
+    def aborted(self, connection: sqlite3.Connection) -> bool:
+        """A failed statement never ends an SQLite transaction (it undoes only itself)."""
+        return False
+
     def describe(self, error: BaseException) -> str:
         return describe_storage_error(error, self.path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,6 +107,8 @@ def all_tasks(
     if host is not None:
         where.append("host IN (:host, 'any')")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
+    if order == "name":
+        by += db.by_code_point
     rows = db.rows(
         f"{TABLE.select}{clause} ORDER BY {by}",
         {"enabled": True, "action_type": action_type, "host": host},
@@ -117,7 +120,7 @@ def names_starting(db: Database, prefix: str, limit: int = 200) -> list[str]:
     """Task names that start with `prefix` (shell completion), in order."""
     rows = db.rows(
         "SELECT task_name FROM tasks WHERE substr(task_name, 1, length(:prefix)) = :prefix "
-        "ORDER BY task_name LIMIT :limit",
+        f"ORDER BY task_name{db.by_code_point} LIMIT :limit",
         {"prefix": prefix, "limit": limit},
     )
     return [name for (name,) in rows]
@@ -193,7 +196,8 @@ def insert(db: Database, values: dict[str, Any]) -> int:
     taken."""
     stored = TABLE.encode(values)
     try:
-        return int(db.scalar(f"{TABLE.insert(list(stored))} RETURNING id", stored))
+        with db.savepoint():
+            return int(db.scalar(f"{TABLE.insert(list(stored))} RETURNING id", stored))
     except Duplicate:
         raise Conflict(f"task name already taken: {values.get('task_name')}") from None
 
@@ -203,7 +207,8 @@ def insert_many(db: Database, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     try:
-        db.execute_many(TABLE.insert(list(rows[0])), [TABLE.encode(row) for row in rows])
+        with db.savepoint():
+            db.execute_many(TABLE.insert(list(rows[0])), [TABLE.encode(row) for row in rows])
     except Duplicate:
         raise Conflict("a task name in the file is already taken") from None
 
@@ -214,8 +219,13 @@ def update(db: Database, task_id: int, changes: dict[str, Any]) -> None:
         return
     stored = TABLE.encode(changes)
     assignments = ", ".join(f"{name} = :{name}" for name in stored)
+    # Only a new name can be taken: other changes need no savepoint.
+    guard = db.savepoint() if "task_name" in stored else nullcontext()
     try:
-        db.execute(f"UPDATE tasks SET {assignments} WHERE id = :id_", {**stored, "id_": task_id})
+        with guard:
+            db.execute(
+                f"UPDATE tasks SET {assignments} WHERE id = :id_", {**stored, "id_": task_id}
+            )
     except Duplicate:
         raise Conflict(f"task name already taken: {changes.get('task_name')}") from None
 

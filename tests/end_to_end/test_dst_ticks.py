@@ -9,17 +9,18 @@ the gap, a repeated time runs at its first occurrence).
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import wait_until
+from helpers import rows, wait_until
 
 from tapesched import paths as state
 from tapesched import tick
 from tapesched.store import tasks as task_rows
-from tapesched.store.db import open_database
+from tapesched.store.db import decode_time, open_database
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 CASES = [
     # (name, schedule options, window start and end in UTC, expected runs in UTC)
@@ -65,17 +66,11 @@ def test_ticks_through_a_dst_change_run_each_slot_once(
         now += timedelta(minutes=10)
 
     def claimed():
-        connection = sqlite3.connect(paths.db)
-        try:
-            return connection.execute(
-                "SELECT scheduled_for, status FROM executions ORDER BY scheduled_for"
-            ).fetchall()
-        finally:
-            connection.close()
+        return rows("SELECT scheduled_for, status FROM executions ORDER BY scheduled_for")
 
-    rows = wait_until(lambda: (r := claimed()) and all(s != "running" for _, s in r) and r, 60)
-    slots = [datetime.fromisoformat(when).replace(tzinfo=UTC) for when, _ in rows]
+    found = wait_until(lambda: (r := claimed()) and all(s != "running" for _, s in r) and r, 60)
+    slots = [decode_time(when) for when, _ in found]
     assert slots == [utc(text) for text in expected]
     # Runners may still be going when the fake clock reaches the next day's slot, so a
     # slot is either run or recorded skipped: either way it is claimed exactly once.
-    assert {status for _, status in rows} <= {"success", "skipped"}
+    assert {status for _, status in found} <= {"success", "skipped"}

@@ -1,4 +1,6 @@
-"""The execution engine with real processes, real locks and real SQLite files.
+"""The execution engine with real processes and real locks, on each backend: an SQLite
+file, and a PostgreSQL database of the test's own (the `backend` fixture; it skips
+without TAPESCHED_TEST_PG).
 
 Every run here is a detached `tapesched _run` process started by `tick` or
 `run`; the clock is faked only through `tick --now`.
@@ -9,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,9 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import age_claim, dump, wait_until
+from helpers import age_claim, dump, execute, rows, wait_until, write_lock_held
 
 from tapesched import decisions
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 FUTURE = "2030-01-01 00:00"
 DUE = "2030-01-01T00:00:10+00:00"
@@ -212,14 +215,19 @@ def test_tick_killed_between_claim_and_launch_loses_and_doubles_nothing(sh, home
     assert show(sh, "fragile")["total_runs"] == 1
 
 
-def test_eight_concurrent_ticks_on_forty_due_tasks_launch_each_once(sh, home, tmp_path):
-    db = home / "tapesched.db"
-    sh("init")
-    connection = sqlite3.connect(db)
-    for index in range(40):
-        result = sh("add", f"t{index:02d}", "--once", FUTURE, "--tz", "UTC", "--command", "true")
-        assert result.code == 0
-    connection.close()
+def test_eight_concurrent_ticks_on_forty_due_tasks_launch_each_once(sh, home, tmp_path, backend):
+    tasks = tmp_path / "forty.toml"
+    tasks.write_text(
+        "".join(
+            f'[[task]]\ntask_name = "t{index:02d}"\nschedule_type = "once"\n'
+            f'schedule_config = {{ datetime = "{FUTURE}" }}\ntimezone = "UTC"\n'
+            'action_type = "custom"\naction_config = { command = "true" }\n'
+            for index in range(40)
+        )
+    )
+    created = sh("apply", str(tasks), "--json")  # one process, not forty `add`s
+    assert created.code == 0, created.err
+    assert len(created.json()["created"]) == 40
     ticks = []
     for index in range(8):
         # Half share the tick lock; half have their own state folder, so only the
@@ -233,7 +241,7 @@ def test_eight_concurrent_ticks_on_forty_due_tasks_launch_each_once(sh, home, tm
                     "-m",
                     "tapesched",
                     "--db",
-                    str(db),
+                    backend.arg,
                     "tick",
                     "--now",
                     DUE,
@@ -252,16 +260,11 @@ def test_eight_concurrent_ticks_on_forty_due_tasks_launch_each_once(sh, home, tm
         assert out == ""
 
     def all_done():
-        connection = sqlite3.connect(db)
-        try:
-            rows = connection.execute("SELECT task_id, status FROM executions").fetchall()
-        finally:
-            connection.close()
-        return rows if len(rows) >= 40 and all(s != "running" for _, s in rows) else None
+        found = rows("SELECT task_id, status FROM executions")
+        return found if len(found) >= 40 and all(s != "running" for _, s in found) else None
 
-    rows = wait_until(all_done, 120, 0.5)
     per_task = {}
-    for task_id, status in rows:
+    for task_id, status in wait_until(all_done, 120, 0.5):
         per_task.setdefault(task_id, []).append(status)
     assert len(per_task) == 40
     assert all(statuses == ["success"] for statuses in per_task.values())
@@ -336,20 +339,14 @@ def test_misfire_grace_skips_only_past_the_grace(sh):
     assert entries[0]["status"] == "skipped" and "misfire_grace" in entries[0]["error_message"]
 
 
-def test_locked_database_tick_exits_5_and_writes_nothing(sh, home):
+def test_locked_database_tick_exits_5_and_writes_nothing(sh):
     add(sh, "due", "--once", FUTURE, "--tz", "UTC", "--command", "true")
-    db = home / "tapesched.db"
-    before = dump(db)
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    before = dump()
+    with write_lock_held():
         result = sh("tick", "--now", DUE, env={"TAPESCHED_BUSY_TIMEOUT": "0.5"})
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert result.code == 5
     assert result.err.count("\n") == 1 and "locked" in result.err
-    assert dump(db) == before
+    assert dump() == before
     assert logs(sh, "due") == []
 
 
@@ -390,13 +387,13 @@ def test_device_queueing_runs_one_job_per_drive(sh, tmp_path):
     assert datetime.fromisoformat(two["started_at"]) >= datetime.fromisoformat(one["completed_at"])
 
 
-def test_dry_run_changes_nothing(sh, home):
+def test_dry_run_changes_nothing(sh):
     add(sh, "maybe", "--once", FUTURE, "--tz", "UTC", "--command", "true")
-    before = dump(home / "tapesched.db")
+    before = dump()
     result = sh("tick", "--now", DUE, "--dry-run")
     assert result.code == 0
     assert result.out == "would launch maybe (schedule)\n"
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
 
 
 def test_status_running_after_a_tick(sh):
@@ -494,13 +491,10 @@ def test_run_wait_on_a_terminal_shows_a_live_line(sh, home):
     assert len(done.stdout.strip().splitlines()) == 1  # stdout keeps only the execution id
 
 
-def test_a_task_whose_schedule_no_longer_computes_harms_no_other(sh, home):
+def test_a_task_whose_schedule_no_longer_computes_harms_no_other(sh):
     add(sh, "broken", "--once", FUTURE, "--tz", "UTC", "--command", "true")
     add(sh, "healthy", "--once", FUTURE, "--tz", "UTC", "--command", "true")
-    connection = sqlite3.connect(home / "tapesched.db")
-    with connection:
-        connection.execute("UPDATE tasks SET timezone = 'Mars/Olympus' WHERE task_name = 'broken'")
-    connection.close()
+    execute("UPDATE tasks SET timezone = 'Mars/Olympus' WHERE task_name = 'broken'")
     result = sh("tick", "--now", DUE)
     assert result.code == 1
     assert result.err.count("\n") == 1 and "task broken" in result.err

@@ -1,5 +1,5 @@
 """`status` as a check, and `apply` you can trust: each change printed, --dry-run changes
-nothing, --prune names what it deletes and asks (issue 9, class 7)."""
+nothing, --prune names what it deletes and asks (issue 9, class 7). On each backend."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from helpers import dump
+import pytest
+from helpers import catalog_exists, dump
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 # --------------------------------------------------------------------------- status
 
@@ -83,7 +86,7 @@ def task_file(tmp_path: Path, tasks: dict[str, tuple[str, str]], name: str = "t.
 def test_dry_run_prints_each_change_and_changes_nothing(run_cli, home, tmp_path):
     run_cli("apply", str(task_file(tmp_path, {"a": ("x", "01:00"), "b": ("y", "02:00")})))
     run_cli("add", "stray", "--daily", "05:00", "--command", "true")
-    before = dump(home / "tapesched.db")
+    before = dump()
     file = task_file(
         tmp_path, {"a": ("new words", "03:00"), "b": ("y", "02:00"), "d": ("", "04:00")}
     )
@@ -102,7 +105,7 @@ def test_dry_run_prints_each_change_and_changes_nothing(run_cli, home, tmp_path)
         {"change": "delete", "task": "stray"},
     ]
     assert planned["dry_run"] is True and planned["updated"] == ["a"]
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
     # The same changes, made: printed in the past tense.
     done = run_cli("apply", str(file), "--prune", "--yes")
     assert done.code == 0, done.err
@@ -119,15 +122,15 @@ def test_dry_run_prints_each_change_and_changes_nothing(run_cli, home, tmp_path)
 def test_prune_without_a_terminal_needs_yes(run_cli, home, tmp_path):
     run_cli("add", "stray", "--daily", "05:00", "--command", "true")
     run_cli("add", "other", "--daily", "05:00", "--command", "true")
-    before = dump(home / "tapesched.db")
+    before = dump()
     file = task_file(tmp_path, {"a": ("x", "01:00")})
     refused = run_cli("apply", str(file), "--prune")
     assert refused.code == 2 and refused.out == ""
     assert refused.err.startswith("tapesched: ") and refused.err.count("\n") == 1
     assert "other, stray" in refused.err and "--yes" in refused.err
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
     assert run_cli("apply", str(file), "--prune", "--json").code == 2
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
     done = run_cli("apply", str(file), "--prune", "-y", "--json")
     assert done.code == 0 and done.json()["deleted"] == ["other", "stray"]
 
@@ -156,7 +159,7 @@ def on_a_terminal(args: list[str], answer: bytes) -> subprocess.CompletedProcess
 
 def test_prune_on_a_terminal_names_the_tasks_and_asks(run_cli, home, tmp_path):
     run_cli("add", "stray", "--daily", "05:00", "--command", "true")
-    before = dump(home / "tapesched.db")
+    before = dump()
     file = task_file(tmp_path, {"a": ("x", "01:00")})
     declined = on_a_terminal(["apply", str(file), "--prune"], b"n\n")
     assert declined.returncode == 1
@@ -165,7 +168,7 @@ def test_prune_on_a_terminal_names_the_tasks_and_asks(run_cli, home, tmp_path):
     assert declined.stderr.endswith(
         "Delete them? [y/N] tapesched: apply --prune not confirmed; nothing changed\n"
     )
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
     accepted = on_a_terminal(["apply", str(file), "--prune"], b"y\n")
     assert accepted.returncode == 0, accepted.stderr
     assert (
@@ -191,17 +194,15 @@ TASKS = st.dictionaries(
 def test_dry_run_plans_exactly_what_apply_then_does(
     run_cli, home, tmp_path, existing, wanted, prune
 ):
-    for task in (
-        run_cli("list", "--json").json()["tasks"] if (home / "tapesched.db").exists() else []
-    ):
+    for task in run_cli("list", "--json").json()["tasks"] if catalog_exists() else []:
         run_cli("delete", task["task_name"], "--yes")
     assert run_cli("apply", str(task_file(tmp_path, existing, "old.toml"))).code == 0
-    before = dump(home / "tapesched.db")
+    before = dump()
     file = task_file(tmp_path, wanted)
     extra = ["--prune", "--yes"] if prune else []
     planned = run_cli("apply", str(file), "--dry-run", "--json", *extra)
     assert planned.code == 0, planned.err
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
     plan = planned.json()
     expected_updates = sorted(
         name for name in wanted if name in existing and wanted[name] != existing[name]

@@ -1,4 +1,5 @@
-"""Operator tooling: task files, metrics, the crontab line, colour."""
+"""Operator tooling: task files (apply and export on each backend), metrics, the crontab
+line, colour."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def write(tmp_path: Path, text: str, name: str = "tasks.toml") -> Path:
     return path
 
 
+@pytest.mark.usefixtures("backend")
 def test_apply_creates_then_reapply_changes_nothing(run_cli, home, tmp_path):
     file = write(tmp_path, TASKS)
     first = run_cli("apply", str(file), "--json")
@@ -53,12 +55,13 @@ def test_apply_creates_then_reapply_changes_nothing(run_cli, home, tmp_path):
     assert nightly["schedule_config"] == {"time": "02:00:00"}
     assert nightly["timeout"] == 3600
     assert nightly["next_run_time"][10:] in ("T02:00:00+01:00", "T02:00:00+02:00")
-    before = dump(home / "tapesched.db")
+    before = dump()
     again = run_cli("apply", str(file), "--json").json()
     assert again["unchanged"] == ["nightly", "weekly-full"] and again["updated"] == []
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
 
 
+@pytest.mark.usefixtures("backend")
 def test_apply_updates_by_name_and_recomputes_only_schedule_changes(run_cli, tmp_path):
     run_cli("apply", str(write(tmp_path, TASKS)))
     weekly_before = run_cli("show", "weekly-full", "--json").json()
@@ -73,6 +76,7 @@ def test_apply_updates_by_name_and_recomputes_only_schedule_changes(run_cli, tmp
     assert weekly["next_run_time"] == weekly_before["next_run_time"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_export_then_apply_is_a_no_op(run_cli, home, tmp_path):
     run_cli("add", "a", "--every", "45m", "--command", "echo 'quoted \"arg\"' ü")
     run_cli(
@@ -97,16 +101,17 @@ def test_export_then_apply_is_a_no_op(run_cli, home, tmp_path):
     exported = run_cli("export")
     assert exported.code == 0
     file = write(tmp_path, exported.out, "export.toml")
-    before = dump(home / "tapesched.db")
+    before = dump()
     result = run_cli("apply", str(file), "--json").json()
     assert result["unchanged"] == ["a", "b", "c"]
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
     assert run_cli("export").out == exported.out
 
 
+@pytest.mark.usefixtures("backend")
 def test_bad_file_refused_whole(run_cli, home, tmp_path):
     run_cli("apply", str(write(tmp_path, TASKS)))
-    before = dump(home / "tapesched.db")
+    before = dump()
     bad = (
         TASKS.replace('time = "02:00"', 'time = "02:00"').replace(
             "day_of_week = 6", "day_of_week = 9"
@@ -117,7 +122,7 @@ def test_bad_file_refused_whole(run_cli, home, tmp_path):
     assert result.code == 2
     assert "task weekly-full" in result.err and "day_of_week" in result.err
     assert result.err.count("\n") == 1
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
 
 
 @pytest.mark.parametrize(
@@ -142,6 +147,7 @@ def test_bad_files_name_the_problem(run_cli, home, tmp_path, text, words):
     assert run_cli("list", "--json").json()["total"] == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_apply_prune_deletes_tasks_not_in_the_file(run_cli, tmp_path):
     run_cli("add", "stray", "--daily", "05:00", "--command", "true")
     result = run_cli("apply", str(write(tmp_path, TASKS)), "--prune", "--yes", "--json").json()
@@ -150,15 +156,16 @@ def test_apply_prune_deletes_tasks_not_in_the_file(run_cli, tmp_path):
     assert names == ["nightly", "weekly-full"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_apply_dry_run_changes_nothing(run_cli, home, tmp_path):
     run_cli("init")
-    before = dump(home / "tapesched.db")
+    before = dump()
     result = run_cli("apply", str(write(tmp_path, TASKS)), "--dry-run")
     assert result.out == (
         "would create nightly\nwould create weekly-full\n"
         "2 would be created, 0 would be updated, 0 would be unchanged, 0 would be deleted\n"
     )
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
 
 
 SAMPLE = re.compile(r"^(tapesched_[a-z_]+)(\{[^}]*\})? (-?[0-9.]+)$")
@@ -358,19 +365,20 @@ def deep_toml(levels: int) -> str:
 )  # fmt: skip
 def test_a_hostile_task_file_is_one_line_and_changes_nothing(run_cli, home, tmp_path, text, line):
     run_cli("apply", str(write(tmp_path, TASKS)))
-    before = dump(home / "tapesched.db")
+    before = dump()
     file = write(tmp_path, text, "hostile.toml")
     result = run_cli("apply", str(file))
     assert result.code == 2, result
     assert result.err.startswith(f"tapesched: {file}: ")
     assert line in result.err and result.err.count("\n") == 1, result.err
     assert "Traceback" not in result.err
-    assert dump(home / "tapesched.db") == before
+    assert dump() == before
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_task_file_once_in_the_past_is_refused_as_add_refuses_it(run_cli, home, tmp_path):
     run_cli("init")
-    before = dump(home / "tapesched.db")
+    before = dump()
     text = TASKS + (
         '\n[[task]]\ntask_name = "late"\nschedule_type = "once"\n'
         'schedule_config = { datetime = "2020-01-01 00:00" }\ntimezone = "UTC"\n'
@@ -385,7 +393,7 @@ def test_a_task_file_once_in_the_past_is_refused_as_add_refuses_it(run_cli, home
             "the past; give a future time, or --force to accept it (it then runs at the next "
             "tick)\n"
         )
-        assert dump(home / "tapesched.db") == before
+        assert dump() == before
     forced = run_cli("apply", str(file), "--force", "--json")
     assert forced.code == 0 and forced.json()["created"] == ["nightly", "weekly-full", "late"]
 
@@ -410,13 +418,14 @@ action_config = {{ from_task = "{reader}", target_path = "{tmp}/restore" }}
 """
 
 
+@pytest.mark.usefixtures("backend")
 def test_apply_cannot_change_the_chain_a_recovery_reads_from(run_cli, home, tmp_path):
     def file(device: str, reader: str = "nightly") -> str:
         text = RECOVERY_FILE.format(tmp=tmp_path, device=device, reader=reader)
         return str(write(tmp_path, text))
 
     assert run_cli("apply", file(f"{tmp_path}/tape")).code == 0
-    before = dump(home / "tapesched.db")
+    before = dump()
     for reader in ("nightly", "1"):
         for extra in ([], ["--dry-run"]):
             result = run_cli("apply", file(f"{tmp_path}/tape2", reader), *extra)
@@ -425,6 +434,6 @@ def test_apply_cannot_change_the_chain_a_recovery_reads_from(run_cli, home, tmp_
                 f"tapesched: {tmp_path}/tasks.toml: task nightly: action: recovery task restore "
                 "reads from nightly (from_task); changing its sources or device"
             )
-            assert dump(home / "tapesched.db") == before
+            assert dump() == before
     # The same file pointing the recovery elsewhere changes both at once.
     assert run_cli("apply", file(f"{tmp_path}/tape2", "other")).code == 0

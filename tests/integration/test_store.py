@@ -1,9 +1,11 @@
-"""The plain-SQL store against the schema the SQLModel tables define, on real SQLite files.
+"""The plain-SQL store against the schema the SQLModel tables define.
 
 The store writes and reads values in the forms SQLAlchemy uses for these
 tables (a database written by tapesched 0.1, or by SQLModel, reads back the
 same), its records have exactly the tables' columns, and its transactions and
-errors behave as the commands rely on.
+errors behave as the commands rely on. What holds on both backends is tested on
+each (the `catalog` fixture: an SQLite file, and a PostgreSQL database of the test's
+own); what is about the SQLite file (corrupt, empty, made whole, WAL) on real files.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import write_lock_held
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
@@ -30,7 +34,14 @@ T0 = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
 
 @pytest.fixture
 def paths(tmp_path: Path) -> StatePaths:
+    """An SQLite catalog that does not exist yet."""
     return StatePaths(home=tmp_path / "home", db=tmp_path / "home" / "tapesched.db")
+
+
+@pytest.fixture
+def catalog(backend) -> StatePaths:  # noqa: ANN001 - conftest.Backend
+    """The test's catalog on each backend (the SQLite file does not exist yet)."""
+    return backend.paths
 
 
 def test_records_have_exactly_the_tables_columns() -> None:
@@ -75,9 +86,13 @@ def orm_task(**overrides) -> models.Task:
     return models.Task(**values)
 
 
-def test_what_sqlmodel_writes_the_store_reads_and_back(paths: StatePaths) -> None:
+def test_what_sqlmodel_writes_the_store_reads_and_back(catalog: StatePaths) -> None:
+    paths = catalog
     open_database(paths).close()
-    engine = create_engine(f"sqlite:///{paths.db}")
+    if isinstance(paths.db, Path):
+        engine = create_engine(f"sqlite:///{paths.db}")
+    else:
+        engine = create_engine(paths.db.render(mask=False))
     with Session(engine) as session:
         session.add(orm_task())
         session.commit()
@@ -116,19 +131,39 @@ def test_what_sqlmodel_writes_the_store_reads_and_back(paths: StatePaths) -> Non
     engine.dispose()
 
 
-def test_the_due_query_uses_the_index_and_compares_instants(paths: StatePaths) -> None:
+def insert_due_tasks(db) -> None:  # noqa: ANN001 - Database
+    """Four tasks due a minute before T0, at T0, a second after, an hour after."""
+    with db.write():
+        for index, offset in enumerate((-60, 0, 1, 3600)):
+            row = {
+                **orm_task().model_dump(exclude={"id"}),
+                "task_name": f"t{index}",
+                "next_run_time": T0 + timedelta(seconds=offset),
+                "total_runs": 0,
+                "success_runs": 0,
+                "failure_runs": 0,
+            }
+            tasks.insert(db, row)
+
+
+def test_the_due_query_compares_instants(catalog: StatePaths) -> None:
+    with open_database(catalog) as db:
+        insert_due_tasks(db)
+        with db.read():
+            assert [task.task_name for task in tasks.due(db, T0, 10, "any")] == ["t0", "t1"]
+            assert [task.task_name for task in tasks.due(db, T0, 1, "h1")] == ["t0"]
+            later = T0 + timedelta(seconds=1, microseconds=1)
+            assert [task.task_name for task in tasks.due(db, later, 10, "h1")] == [
+                "t0",
+                "t1",
+                "t2",
+            ]
+            assert tasks.due(db, T0 - timedelta(days=1), 10, "any") == []
+
+
+def test_the_due_query_uses_the_index(paths: StatePaths) -> None:
     with open_database(paths) as db:
-        with db.write():
-            for index, offset in enumerate((-60, 0, 1, 3600)):
-                row = {
-                    **orm_task().model_dump(exclude={"id"}),
-                    "task_name": f"t{index}",
-                    "next_run_time": T0 + timedelta(seconds=offset),
-                    "total_runs": 0,
-                    "success_runs": 0,
-                    "failure_runs": 0,
-                }
-                tasks.insert(db, row)
+        insert_due_tasks(db)
         with db.read():
             due = tasks.due(db, T0, 10, "any")
             plan = db.rows(
@@ -141,8 +176,8 @@ def test_the_due_query_uses_the_index_and_compares_instants(paths: StatePaths) -
     assert "ix_tasks_enabled_next_run_time" in " ".join(str(row) for row in plan)
 
 
-def test_a_taken_name_is_a_conflict_and_a_huge_id_is_not_found(paths: StatePaths) -> None:
-    with open_database(paths) as db, db.write():
+def test_a_taken_name_is_a_conflict_and_a_huge_id_is_not_found(catalog: StatePaths) -> None:
+    with open_database(catalog) as db, db.write():
         row = {**orm_task().model_dump(exclude={"id"}), "total_runs": 0, "success_runs": 0}
         tasks.insert(db, {**row, "failure_runs": 0})
         with pytest.raises(Conflict, match="already taken: orm"):
@@ -152,9 +187,9 @@ def test_a_taken_name_is_a_conflict_and_a_huge_id_is_not_found(paths: StatePaths
 
 
 def test_a_write_inside_a_read_is_a_programming_error_and_reads_join_writes(
-    paths: StatePaths,
+    catalog: StatePaths,
 ) -> None:
-    with open_database(paths) as db:
+    with open_database(catalog) as db:
         with db.write(), db.read():
             assert get_meta(db, "schema_version") == str(SCHEMA_VERSION)
         with pytest.raises(RuntimeError), db.read(), db.write():
@@ -163,8 +198,8 @@ def test_a_write_inside_a_read_is_a_programming_error_and_reads_join_writes(
             assert get_meta(db, "schema_version") == str(SCHEMA_VERSION)
 
 
-def test_an_error_rolls_the_whole_transaction_back(paths: StatePaths) -> None:
-    with open_database(paths) as db:
+def test_an_error_rolls_the_whole_transaction_back(catalog: StatePaths) -> None:
+    with open_database(catalog) as db:
         with pytest.raises(KeyError), db.write():
             db.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
             raise KeyError("boom")
@@ -172,20 +207,152 @@ def test_an_error_rolls_the_whole_transaction_back(paths: StatePaths) -> None:
             assert get_meta(db, "k") is None
 
 
-def test_a_locked_database_is_one_line_exit_5(paths: StatePaths, monkeypatch) -> None:
+def test_a_locked_database_is_one_line_exit_5(catalog: StatePaths, monkeypatch) -> None:
     monkeypatch.setenv("TAPESCHED_BUSY_TIMEOUT", "0.2")
-    open_database(paths).close()
-    holder = sqlite3.connect(paths.db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        with open_database(paths) as db:
+    open_database(catalog).close()
+    with open_database(catalog) as db:
+        with write_lock_held(catalog.db):
             with pytest.raises(StorageUnavailable) as caught, db.write():
-                pass
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+                db.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+        with db.read():
+            assert get_meta(db, "k") is None
     assert caught.value.exit_code == 5
     assert "is locked by another process (waited 0.2s)" in caught.value.message
+
+
+def test_a_failure_caught_inside_a_transaction_never_passes_for_a_commit(
+    catalog: StatePaths,
+) -> None:
+    """SQLite undoes only the failed statement; PostgreSQL ends the whole transaction and
+    would answer COMMIT with a silent ROLLBACK: there the commit is refused instead."""
+    with open_database(catalog) as db:
+        with pytest.raises(StorageUnavailable) if db.shared else nullcontext(), db.write():
+            db.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')")
+            with pytest.raises(StorageUnavailable, match="no_such_table"):
+                db.execute("SELECT * FROM no_such_table")
+        with db.read():
+            assert get_meta(db, "kept") == (None if db.shared else "yes")
+        with db.write():  # the next transaction begins normally
+            db.execute("INSERT INTO meta (key, value) VALUES ('after', 'ok')")
+        with db.read():
+            assert get_meta(db, "after") == "ok"
+
+
+def add_task(db, name: str, **values) -> int:  # noqa: ANN001, ANN003 - Database, columns
+    row = {**orm_task().model_dump(exclude={"id"}), "total_runs": 0, "success_runs": 0}
+    return tasks.insert(db, {**row, "failure_runs": 0, "task_name": name, **values})
+
+
+def test_names_are_ordered_by_code_point_on_each_backend(catalog: StatePaths) -> None:
+    """As Python sorts them (export, metrics, completion and `hosts` list by name), whatever
+    the database's own collation: the test template's is en-US where the server has ICU."""
+    from tapesched.store import hosts
+
+    names = ["b", "B", "a.b", "ab", "a", "Z9", "a-b", "9x"]
+    with open_database(catalog) as db:
+        with db.write():
+            for name in names:
+                add_task(db, name, host="any" if name != "Z9" else "h-2")
+            for host in ("h1", "H3", "h.2"):
+                hosts.heartbeat(db, host, T0)
+        with db.read():
+            assert [task.task_name for task in tasks.all_tasks(db, order="name")] == sorted(names)
+            assert tasks.names_starting(db, "") == sorted(names)
+            assert tasks.names_starting(db, "a") == ["a", "a-b", "a.b", "ab"]
+            listed = [host.name for host in hosts.all_hosts(db)]
+    assert listed == sorted(["h1", "H3", "h.2", "h-2"]) == ["H3", "h-2", "h.2", "h1"]
+
+
+def test_stored_json_of_every_kind_reads_back_as_written(catalog: StatePaths) -> None:
+    """A result holding a JSON string, a list, a number or null reads back the same
+    on both backends (psycopg would parse JSON itself: a string would be parsed twice)."""
+    values = ["text", "3", [1, "two"], {"nested": {"a": [None]}, "big": 10**30}, 1.5, True, None]
+    with open_database(catalog) as db:
+        with db.write():
+            task_id = add_task(db, "json")
+            for index, value in enumerate(values):
+                executions.insert(
+                    db,
+                    {
+                        "execution_id": f"e{index}",
+                        "task_id": task_id,
+                        "created_at": T0 + timedelta(seconds=index),
+                        "status": "success",
+                        "completed_at": T0 + timedelta(seconds=index),
+                        "result": value,
+                    },
+                )
+        with db.read():
+            assert [executions.get(db, f"e{index}").result for index in range(len(values))] == (
+                values
+            )
+
+
+def test_latest_outcomes_per_task_on_each_backend(catalog: StatePaths) -> None:
+    """What metrics reads: each task's latest ended run, and each backup task's latest
+    successful result; a run recorded without a completion time never counts as the
+    latest (SQLite's order for NULL, which PostgreSQL would reverse)."""
+    from tapesched.store import catalog as reads
+
+    with open_database(catalog) as db:
+        with db.write():
+            backup = add_task(db, "nightly")
+            other = add_task(db, "custom", action_type="custom")
+            for execution_id, task_id, status, minutes, result in [
+                ("b1", backup, "success", 1, {"chain_id": "c", "bytes": 1}),
+                ("b2", backup, "success", 2, {"chain_id": "c", "bytes": 2}),
+                ("b3", backup, "failed", 3, None),
+                ("b4", backup, "running", 4, None),
+                ("c1", other, "cancelled", 1, None),
+                ("c2", other, "lost", None, {"exit_code": 3}),
+            ]:
+                executions.insert(
+                    db,
+                    {
+                        "execution_id": execution_id,
+                        "task_id": task_id,
+                        "created_at": T0 + timedelta(minutes=minutes or 9),
+                        "status": status,
+                        "completed_at": None
+                        if minutes is None or status == "running"
+                        else T0 + timedelta(minutes=minutes),
+                        "result": result,
+                    },
+                )
+        with db.read():
+            assert reads.last_outcomes(db) == {backup: ("failed", None), other: ("cancelled", None)}
+            assert reads.last_backup_results(db) == {backup: {"chain_id": "c", "bytes": 2}}
+
+
+def test_runs_lost_elsewhere_are_those_whose_lease_expired(catalog: StatePaths) -> None:
+    from tapesched.store.executions import LEASE_EXPIRED
+
+    with open_database(catalog) as db:
+        with db.write():
+            task_id = add_task(db, "t")
+            for execution_id, error in [
+                ("lease", f"{LEASE_EXPIRED} at 2026-03-29 00:59:59 UTC: host h1 stopped"),
+                ("upper", "Lease Expired at 2026-03-29 00:59:59 UTC"),
+                ("vanished", "runner vanished"),
+            ]:
+                executions.insert(
+                    db,
+                    {
+                        "execution_id": execution_id,
+                        "task_id": task_id,
+                        "created_at": T0,
+                        "completed_at": T0,
+                        "status": "lost",
+                        "host": "h1",
+                        "job_pid": 4242,
+                        "error_message": error,
+                    },
+                )
+        with db.read():
+            lost = executions.lost_elsewhere(db, "h1", T0 - timedelta(days=1))
+            assert [execution.execution_id for execution in lost] == ["lease"]
+            assert executions.lost_elsewhere(db, "h2", T0 - timedelta(days=1)) == []
+            assert executions.lost_elsewhere(db, "h1", T0 + timedelta(seconds=1)) == []
 
 
 def test_a_commit_that_fails_closes_its_transaction(paths: StatePaths) -> None:
@@ -359,12 +526,12 @@ def test_any_folder_name_holds_a_database(tmp_path: Path, name: str) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == [name]
 
 
-def test_a_number_past_sqlite_is_invalid_input_and_text_not_utf8_is_stored_escaped(
-    paths: StatePaths,
+def test_a_number_past_the_database_is_invalid_input_and_text_not_utf8_is_stored_escaped(
+    catalog: StatePaths,
 ) -> None:
     from tapesched.errors import InvalidInput
 
-    with open_database(paths) as db:
+    with open_database(catalog) as db:
         with pytest.raises(InvalidInput, match="too large"), db.read():
             db.rows("SELECT 1 LIMIT :n", {"n": 2**63})
         with db.write():
