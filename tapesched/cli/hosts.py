@@ -42,13 +42,23 @@ def db(
     current  prints the revision, this tapesched's, and whether an upgrade is
              needed (exit 0 either way).
     """
-    from tapesched.store.db import SCHEMA_REVISION, open_database, revision
+    from tapesched.store.db import (
+        REVISIONS,
+        SCHEMA_REVISION,
+        check_revision,
+        open_database,
+        revision,
+    )
 
     if action not in DB_ACTIONS:
         raise InvalidInput(f"db: unknown action {action!r}; expected upgrade or current")
     paths = state_paths()
     with open_database(paths, create=False, check=False) as database:
         found = revision(database)
+        if action == "upgrade" and found is not None and found not in REVISIONS:
+            # Newer than this tapesched: refused as every command refuses it, before a
+            # copy named for an upgrade is taken.
+            check_revision(database)
     if action == "current":
         state = (
             "current"

@@ -5,8 +5,10 @@
   drives and paths are there); set TAPESCHED_HOST to name another.
 - executions.lease_expires: until when a running execution is known alive.
 - hosts: each host's last tick (the single heartbeat in meta moves here, under
-  the upgrading host's name).
-- meta.schema_version becomes 2, so that tapesched 0.1.0 refuses the database.
+  the upgrading host's name; a database that never ticked gets no row).
+- meta.schema_version becomes 2 (tapesched 0.1.0 reads it only to see that a schema
+  exists, so it would not refuse the database: every host runs the new tapesched
+  before the upgrade).
 
 Revision ID: 0002
 Revises: 0001
@@ -49,17 +51,18 @@ def upgrade() -> None:
     heartbeat = bind.execute(
         sa.text("SELECT value FROM meta WHERE key = 'last_tick_time'")
     ).scalar()
-    last_tick = None
     if heartbeat:
+        # Only a tick that ran makes a host row: a new database (made through this revision
+        # by `init`) lists no host until one ticks.
         from datetime import UTC, datetime
 
         last_tick = datetime.fromisoformat(heartbeat).astimezone(UTC).replace(tzinfo=None)
-    bind.execute(
-        sa.text("INSERT INTO hosts (name, last_tick) VALUES (:host, :last_tick)").bindparams(
-            sa.bindparam("last_tick", type_=sa.DateTime())
-        ),
-        {"host": host, "last_tick": last_tick},
-    )
+        bind.execute(
+            sa.text("INSERT INTO hosts (name, last_tick) VALUES (:host, :last_tick)").bindparams(
+                sa.bindparam("last_tick", type_=sa.DateTime())
+            ),
+            {"host": host, "last_tick": last_tick},
+        )
     bind.execute(sa.text("DELETE FROM meta WHERE key = 'last_tick_time'"))
     bind.execute(sa.text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
 
