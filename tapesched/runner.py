@@ -56,7 +56,9 @@ def launch(paths: StatePaths, execution_id: str, log_path: Path) -> int:
     db = paths.db
     if isinstance(db, DatabaseURL):  # its password, if the URL has one, not on a command line
         if db.password is not None:
-            env["PGPASSWORD"] = db.password
+            env[PASSWORD_VARIABLE] = db.password
+        if _has_password(env.get("TAPESCHED_DB")):
+            env["TAPESCHED_DB"] = db.without_password
         db = db.without_password
     try:
         return process.spawn_detached(process.runner_argv(str(db), execution_id), log_path, env)
@@ -86,8 +88,34 @@ def fail_unstarted(
     return message, notify.Ended(task, execution_id, "failed", message, execution.log_path)
 
 
+# How a runner gets the catalog's password when its URL has one: never on its command
+# line, and taken out of its environment at once, so that no job inherits it.
+PASSWORD_VARIABLE = "TAPESCHED_DB_PASSWORD"
+
+
+def _has_password(text: str | None) -> bool:
+    from tapesched.dburl import is_url, parse
+
+    try:
+        return bool(text) and is_url(text) and parse(text).password is not None
+    except TapeschedError:
+        return False
+
+
+def with_password(paths: StatePaths) -> StatePaths:
+    """The runner's state paths with the catalog's password (if its launcher passed one),
+    which is then gone from the environment its jobs inherit."""
+    import dataclasses
+
+    password = os.environ.pop(PASSWORD_VARIABLE, None)
+    if password is None or not isinstance(paths.db, DatabaseURL):
+        return paths
+    return dataclasses.replace(paths, db=dataclasses.replace(paths.db, password=password))
+
+
 def run_execution(paths: StatePaths, execution_id: str) -> int:
     """Run one claimed execution to its end; return 0 on success, 1 otherwise."""
+    paths = with_password(paths)
     lock = process.FileLock(paths.exec_lock(execution_id))
     # Another runner for the same execution (a relaunch) may hold it: then it is that one's.
     try:

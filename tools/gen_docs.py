@@ -886,8 +886,9 @@ NOTIFY_ENVIRONMENT = {
     "TAPESCHED_ERROR": "its error message",
     "TAPESCHED_OUTPUT": "the path of its output log",
 }
-# Not for users: fault injection for the tests, and the shell completion protocol.
-INTERNAL_ENVIRONMENT = {"TAPESCHED_FAILPOINT", "_TAPESCHED_COMPLETE"}
+# Not for users: fault injection for the tests, the shell completion protocol, and how a
+# runner gets its catalog's password.
+INTERNAL_ENVIRONMENT = {"TAPESCHED_FAILPOINT", "_TAPESCHED_COMPLETE", "TAPESCHED_DB_PASSWORD"}
 
 
 def environment_in_code() -> set[str]:

@@ -112,17 +112,20 @@ class Site:
 def site(request, tmp_path: Path):
     """Three hosts' state folders and one database (a throwaway PostgreSQL database, or an
     SQLite file); every process the runs started is ended afterwards."""
+    server = url = None
     if request.param == "postgresql":
         server = pg.require_server()
         url = pg.create_database(server)
         place = Site(tmp_path, url)
     else:
         place = Site(tmp_path, str(tmp_path / "catalog.db"))
-    place.ok("h1", "init")
-    yield place
-    place.kill_everything()
-    if request.param == "postgresql":
-        pg.drop_database(server, url)
+    try:
+        place.ok("h1", "init")
+        yield place
+    finally:
+        place.kill_everything()
+        if url is not None:
+            pg.drop_database(server, url)
 
 
 def slot_of(site: Site, task: str) -> datetime:
@@ -303,3 +306,27 @@ def test_a_runner_that_cannot_renew_its_lease_stops_its_job(tmp_path: Path):
         assert final["error"].startswith("lease lost: could not renew it for"), final["error"]
     finally:
         place.kill_everything()
+
+
+def test_a_password_in_the_url_reaches_no_job_and_no_command_line(tmp_path: Path):
+    """A URL with a password (the server here trusts, and ignores it): the runner gets it
+    from its launcher's environment and drops it before the job starts."""
+    server = pg.require_server()
+    url = pg.create_database(server)
+    secret = "Sekr1t-pw"
+    place = Site(tmp_path, url.replace("postgres@", f"postgres:{secret}@", 1))
+    try:
+        assert place.db != url and secret in place.db
+        place.ok("h1", "init")
+        place.ok("h1", "add", "env", "--cron", "0 * * * *", "--command", "sh -c 'env; ps -ef'")
+        place.ok("h1", "tick", "--now", now_arg(slot_of(place, "env") + timedelta(seconds=10)))
+        wait_until(lambda: place.executions("env")[-1]["status"] == "success", timeout=30)
+        output = place.ok("h1", "output", "env")
+        assert "TAPESCHED_HOME=" in output  # the job's environment, printed
+        assert secret not in output
+        for path in (tmp_path / "h1").rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+    finally:
+        place.kill_everything()
+        pg.drop_database(server, url)
