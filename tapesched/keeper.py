@@ -1,4 +1,4 @@
-"""The lease keeper: a runner's thread that keeps its run's lease (issue: several hosts).
+"""The lease keeper: the runner's thread that keeps its run's lease alive.
 
 A runner's exec lock proves it alive only on its own host. So the runner also
 renews a lease on its execution row, every sixth of the lease period, on a

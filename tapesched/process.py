@@ -136,11 +136,6 @@ def track(child: subprocess.Popen) -> None:
     _children.append(child)
 
 
-def hostname() -> str:
-    """This host's name (what gethostname(2) says), without importing socket."""
-    return os.uname().nodename
-
-
 def runner_argv(db: str, execution_id: str) -> list[str]:
     """The runner's command line: this interpreter, this package, the same database."""
     return [sys.executable, "-m", "tapesched", "--db", str(db), "_run", execution_id]
