@@ -100,6 +100,7 @@ class Execution(SQLModel, table=True):
     # Until when the run is known alive: its runner renews this; past it (by the database
     # server's clock), a tick on any host marks the run lost.
     lease_expires: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    job_start: str | None = None  # the job's start time (from /proc), against pid reuse
 
 
 class Host(SQLModel, table=True):

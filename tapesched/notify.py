@@ -175,7 +175,12 @@ def _deliver(target: str, body: bytes, timeout: float) -> str | None:
             _post(target, body, timeout)
             outcome.append(None)
         except BaseException as error:  # noqa: BLE001 - reported by the caller
-            outcome.append(_describe(error))
+            # The socket's own timeout may fire just before the wait below ends: the same
+            # fact, said the same way.
+            timed_out = isinstance(error, TimeoutError) or isinstance(
+                getattr(error, "reason", None), TimeoutError
+            )
+            outcome.append(f"no answer within {timeout:g}s" if timed_out else _describe(error))
 
     worker = threading.Thread(target=attempt, name="tapesched-ping", daemon=True)
     worker.start()

@@ -272,7 +272,7 @@ def _wait_for_device(lock: process.FileLock, wait: int, context: JobContext) -> 
 def _record_job_pid(db: Database, execution_id: str, pid: int) -> None:
     try:
         with db.write():
-            executions.record_job_pid(db, execution_id, pid)
+            executions.record_job_pid(db, execution_id, pid, process.process_start_time(pid))
     except StorageUnavailable as error:
         sys.stdout.write(f"tapesched: could not record the job's pid: {error.message}\n")
 

@@ -224,7 +224,8 @@ def _end_jobs_lost_elsewhere(db: Database, host: str, clock: Callable[[], dateti
     with db.read():
         lost = executions.lost_elsewhere(db, host, clock() - timedelta(days=1))
     for execution in lost:
-        if process.group_alive(execution.job_pid):
+        # Only the job's own process: its pid may belong to another since (a reboot).
+        if execution.job_start and process.is_same_process(execution.job_pid, execution.job_start):
             process.terminate_group(execution.job_pid, STOP_GRACE)
 
 

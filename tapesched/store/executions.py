@@ -41,6 +41,7 @@ class ExecutionRecord:
     host: str | None  # the host that claimed it, whose runner runs it
     log_path: str | None
     lease_expires: datetime | None  # past this (server clock), the run is lost
+    job_start: str | None  # the job's start time (from /proc), against pid reuse
 
 
 TABLE = Table(
@@ -250,10 +251,11 @@ def record_start(
     return get(db, execution_id), tasks.get(db, task.id)
 
 
-def record_job_pid(db: Database, execution_id: str, pid: int) -> None:
+def record_job_pid(db: Database, execution_id: str, pid: int, start: str | None) -> None:
+    """Record the job's pid (its process group) and its start time."""
     db.execute(
-        "UPDATE executions SET job_pid = :pid WHERE execution_id = :id",
-        {"pid": pid, "id": execution_id},
+        "UPDATE executions SET job_pid = :pid, job_start = :start WHERE execution_id = :id",
+        {"pid": pid, "start": start, "id": execution_id},
     )
 
 

@@ -330,3 +330,52 @@ def test_a_password_in_the_url_reaches_no_job_and_no_command_line(tmp_path: Path
     finally:
         place.kill_everything()
         pg.drop_database(server, url)
+
+
+def test_a_returning_host_ends_only_its_own_jobs_never_a_process_that_got_their_pid(
+    tmp_path: Path,
+):
+    """A run of h2 declared lost by another host (lease expired) names its job by pid and
+    start time: h2's tick ends that job, and leaves alone a process that has the pid but
+    another start time (the pid reused, after a reboot, say)."""
+    from tapesched import process
+    from tapesched.clock import utcnow
+    from tapesched.store import executions
+
+    place = Site(tmp_path, str(tmp_path / "catalog.db"))
+    place.ok("h1", "init")
+    place.ok("h1", "add", "gone", "--cron", "0 * * * *", "--command", "true", "--host", "h2")
+    (task_id,) = place.rows("SELECT id FROM tasks WHERE task_name = 'gone'")[0]
+    victim = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        real_start = process.process_start_time(victim.pid)
+        assert real_start is not None
+        with connect(resolve(place.db, {}).db) as db, db.write():
+            executions.insert(
+                db,
+                {
+                    "execution_id": "0000lost-0000-0000-0000-000000000000",
+                    "task_id": task_id,
+                    "created_at": utcnow(),
+                    "completed_at": utcnow(),
+                    "status": "lost",
+                    "host": "h2",
+                    "job_pid": victim.pid,
+                    "job_start": f"{real_start}-not",
+                    "error_message": "lease expired at ...: host h2 stopped renewing it",
+                },
+            )
+        place.ok("h2", "tick")
+        time.sleep(0.5)
+        assert victim.poll() is None  # the pid, but not the job's start time: left alone
+        with connect(resolve(place.db, {}).db) as db, db.write():
+            db.execute("UPDATE executions SET job_start = :start", {"start": real_start})
+        place.ok("h1", "tick")
+        time.sleep(0.5)
+        assert victim.poll() is None  # another host never signals h2's processes
+        place.ok("h2", "tick")
+        assert victim.wait(timeout=30) is not None  # the job itself, on its host: ended
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()

@@ -426,7 +426,8 @@ def test_db_upgrade_keeps_every_task_execution_and_statistic(
     # What the revision adds: the host of each task, leases, the hosts table.
     assert set(columns_of(old_db, "tasks")) - set(old_columns["tasks"]) == {"host"}
     assert set(columns_of(old_db, "executions")) - set(old_columns["executions"]) == {
-        "lease_expires"
+        "lease_expires",
+        "job_start",
     }
     assert query(old_db, "SELECT DISTINCT host FROM tasks") == [(HOST,)]
     assert query(old_db, "SELECT count(*) FROM executions WHERE lease_expires IS NOT NULL") == [

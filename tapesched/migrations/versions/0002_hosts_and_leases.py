@@ -4,6 +4,9 @@
   when the database is upgraded belong to the host that upgrades it (their
   drives and paths are there); set TAPESCHED_HOST to name another.
 - executions.lease_expires: until when a running execution is known alive.
+- executions.job_start: the job's start time, so that a tick ending a job left
+  behind (even a day later, after the host came back) never signals another
+  process that got its pid.
 - hosts: each host's last tick (the single heartbeat in meta moves here, under
   the upgrading host's name; a database that never ticked gets no row).
 - meta.schema_version becomes 2 (tapesched 0.1.0 reads it only to see that a schema
@@ -36,6 +39,7 @@ def upgrade() -> None:
         "tasks", sa.Column("host", sa.String(length=64), server_default="any", nullable=False)
     )
     op.add_column("executions", sa.Column("lease_expires", sa.DateTime(), nullable=True))
+    op.add_column("executions", sa.Column("job_start", sa.String(), nullable=True))
     op.create_table(
         "hosts",
         sa.Column("name", sa.String(length=64), nullable=False),
