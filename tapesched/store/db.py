@@ -242,31 +242,32 @@ class Database:
         large."""
         driver = self.driver
         statement = driver.translate(sql)
-        try:
+        with self._errors():
             try:
                 return self.connection.execute(statement, driver.prepare(params))
             except UnicodeEncodeError:
                 return self.connection.execute(statement, driver.prepare(_storable(params)))
-        except driver.IntegrityError as error:
-            if "unique" in str(error).lower():
-                raise Duplicate(str(error)) from None
-            raise StorageUnavailable(driver.describe(error)) from None
-        except driver.Error as error:
-            if driver.too_large(error):
-                raise _too_large() from None
-            raise StorageUnavailable(driver.describe(error)) from None
-        except OverflowError:
-            raise _too_large() from None
 
     def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         driver = self.driver
         statement = driver.translate(sql)
         cursor = self.connection.cursor()
         try:
-            try:
-                cursor.executemany(statement, [driver.prepare(row) for row in rows])
-            except UnicodeEncodeError:
-                cursor.executemany(statement, [driver.prepare(_storable(row)) for row in rows])
+            with self._errors():
+                try:
+                    cursor.executemany(statement, [driver.prepare(row) for row in rows])
+                except UnicodeEncodeError:
+                    cursor.executemany(statement, [driver.prepare(_storable(r)) for r in rows])
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The driver's errors as tapesched's: Duplicate, InvalidInput (a number too large)
+        or StorageUnavailable naming the database."""
+        driver = self.driver
+        try:
+            yield
         except driver.IntegrityError as error:
             if "unique" in str(error).lower():
                 raise Duplicate(str(error)) from None
@@ -277,8 +278,6 @@ class Database:
             raise StorageUnavailable(driver.describe(error)) from None
         except OverflowError:
             raise _too_large() from None
-        finally:
-            cursor.close()
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         cursor = self.execute(sql, params)
