@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("backend")
 # --------------------------------------------------------------------------- status
 
 
-def heartbeat(seconds_ago: float) -> None:
-    """Record a tick's heartbeat as a tick does, as if it ran `seconds_ago`."""
+def heartbeat(seconds_ago: float, host: str | None = None) -> None:
+    """Record a tick's heartbeat as a tick does, as if it ran `seconds_ago` (on this host,
+    or on `host`)."""
     from tapesched.clock import utcnow
     from tapesched.hosts import this_host
     from tapesched.paths import resolve
@@ -29,7 +30,7 @@ def heartbeat(seconds_ago: float) -> None:
     from tapesched.store.hosts import heartbeat as write_heartbeat
 
     with open_database(resolve(), create=False) as db, db.write():
-        write_heartbeat(db, this_host(), utcnow() - timedelta(seconds=seconds_ago))
+        write_heartbeat(db, host or this_host(), utcnow() - timedelta(seconds=seconds_ago))
 
 
 def test_status_fails_until_a_tick_runs(run_cli, sh):
@@ -56,6 +57,47 @@ def test_status_fails_when_the_last_tick_is_older_than_two_minutes(run_cli):
     assert stale.code == 1 and stale.json()["ticking"] is False
     heartbeat(-3600)  # a clock set back after the tick: no evidence of ticks now
     assert run_cli("status").code == 1
+
+
+def test_status_and_hosts_name_another_host_whose_tick_stopped(run_cli):
+    """Another host sharing the catalog stops ticking: `status` here names it (its exit
+    status stays this host's), `hosts` marks it STOPPED."""
+    from tapesched.hosts import this_host
+
+    run_cli("init")
+    heartbeat(5)
+    heartbeat(30, host="h-alive")
+    heartbeat(600, host="h-dead")
+    status = run_cli("status")
+    assert status.code == 0
+    assert "host h-dead: tick STOPPED (last tick" in status.out
+    assert "min" in status.out and "ago); 0 runs recorded running)" in status.out
+    assert "h-alive" not in status.out
+    data = run_cli("status", "--json").json()
+    assert {(entry["name"], entry["ticking"]) for entry in data["hosts"]} == {
+        (this_host(), True),
+        ("h-alive", True),
+        ("h-dead", False),
+    }
+    listed = {entry["name"]: entry for entry in run_cli("hosts", "--json").json()}
+    assert listed["h-dead"]["ticking"] is False and listed[this_host()]["this_host"] is True
+    table = run_cli("hosts").out.splitlines()
+    assert table[0].split() == ["HOST", "TICK", "LAST", "TICK", "RUNNING", "TASKS"]
+    assert [line.split()[:2] for line in table[1:] if line.startswith("h-")] == [
+        ["h-alive", "ticking"],
+        ["h-dead", "STOPPED"],
+    ]
+
+
+def test_an_unreachable_server_is_one_line_naming_host_port_and_database(run_cli):
+    """Port 1 of this machine: nothing listens there."""
+    result = run_cli("--db", "postgresql+psycopg://backup:s3cret@127.0.0.1:1/tapes", "list")
+    assert result.code == 5 and result.out == ""
+    assert result.err.startswith(
+        "tapesched: cannot connect to PostgreSQL server 127.0.0.1 port 1, database tapes "
+        "as backup: "
+    )
+    assert result.err.count("\n") == 1 and "s3cret" not in result.err
 
 
 # --------------------------------------------------------------------------- apply
