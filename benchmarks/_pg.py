@@ -9,6 +9,7 @@ connected is ended) when the `Scratch` block ends, however it ends.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -52,14 +53,7 @@ def connect(url: str, autocommit: bool = True) -> Any:
 def url_for(server: str, name: str) -> str:
     """The server's URL with another database name (password kept)."""
     parsed = parse_url(server)
-    return parsed.__class__(
-        host=parsed.host,
-        port=parsed.port,
-        dbname=name,
-        user=parsed.user,
-        password=parsed.password,
-        options=parsed.options,
-    ).render(mask=False)
+    return dataclasses.replace(parsed, dbname=name).render(mask=False)
 
 
 def server_version(server: str) -> str:

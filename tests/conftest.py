@@ -3,7 +3,6 @@ and the catalog backends (SQLite, PostgreSQL) a test may run on."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,23 +12,13 @@ from pathlib import Path
 
 import pg
 import pytest
-from helpers import end_recorded_processes
+from helpers import Result, end_recorded_processes
 
 from tapesched import entry
 from tapesched.dburl import DatabaseURL
 from tapesched.dburl import parse as parse_url
 from tapesched.paths import StatePaths
 from tapesched.store.db import open_database
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):  # noqa: ANN201
-        return json.loads(self.out)
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ environment names (TAPESCHED_DB, else TAPESCHED_HOME's tapesched.db), as tapesch
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,34 @@ from tapesched.paths import resolve
 from tapesched.store.db import Database, connect, decode_time, encode_time
 
 Location = Path | DatabaseURL  # a catalog: an SQLite file, or a PostgreSQL database
+
+
+@dataclass
+class Result:
+    """What a tapesched command did: its exit code, stdout and stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self):  # noqa: ANN201
+        return json.loads(self.out)
+
+    @property
+    def one_error_line(self) -> str:
+        """The one line on stderr of a refused command (nothing on stdout)."""
+        assert self.out == "", self.out
+        assert self.err.endswith("\n") and self.err.count("\n") == 1, self.err
+        return self.err
+
+
+def group_gone(group: int) -> bool:
+    """Whether no process is left in the process group."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def location(db: Location | None = None) -> Location:

@@ -8,6 +8,7 @@ skip, saying so; .ci/run sets it so that CI runs them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -46,14 +47,7 @@ def url_for(server: str, name: str) -> str:
     from tapesched.dburl import parse
 
     parsed = parse(server)
-    return parsed.__class__(
-        host=parsed.host,
-        port=parsed.port,
-        dbname=name,
-        user=parsed.user,
-        password=parsed.password,
-        options=parsed.options,
-    ).render(mask=False)
+    return dataclasses.replace(parsed, dbname=name).render(mask=False)
 
 
 def create_database(

@@ -27,10 +27,8 @@ def heartbeat(db: Database, host: str, now: datetime) -> None:
     )
 
 
-def last_tick(db: Database, host: str | None = None) -> datetime | None:
-    """When the host's tick last ran (with no host: the latest tick of any host)."""
-    if host is None:
-        return decode_time(db.scalar("SELECT max(last_tick) FROM hosts"))
+def last_tick(db: Database, host: str) -> datetime | None:
+    """When the host's tick last ran."""
     return decode_time(db.scalar("SELECT last_tick FROM hosts WHERE name = :name", {"name": host}))
 
 

@@ -94,24 +94,20 @@ def all_tasks(
     enabled_only: bool = False,
     order: str = "id",
     action_type: str | None = None,
-    host: str | None = None,
 ) -> list[TaskRecord]:
-    """Every task, or the enabled ones, or those of one action type, or those a host runs
-    (bound to it, or to any host); by id or by name."""
+    """Every task, or the enabled ones, or those of one action type; by id or by name."""
     by = {"id": "id", "name": "task_name"}[order]
     where = []
     if enabled_only:
         where.append("enabled = :enabled")
     if action_type is not None:
         where.append("action_type = :action_type")
-    if host is not None:
-        where.append("host IN (:host, 'any')")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     if order == "name":
         by += db.by_code_point
     rows = db.rows(
         f"{TABLE.select}{clause} ORDER BY {by}",
-        {"enabled": True, "action_type": action_type, "host": host},
+        {"enabled": True, "action_type": action_type},
     )
     return [TABLE.decode(row) for row in rows]
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import age_claim, dump, execute, rows, wait_until, write_lock_held
+from helpers import age_claim, dump, execute, group_gone, rows, wait_until, write_lock_held
 
 from tapesched import decisions
 
@@ -60,14 +60,6 @@ def wait_job(sh, task: str) -> dict:
         return entries[0] if entries else None
 
     return wait_until(started)
-
-
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def add(sh, name: str, *args: str) -> dict:

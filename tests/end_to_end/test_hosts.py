@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pg
 import pytest
-from helpers import wait_until
+from helpers import end_recorded_processes, group_gone, wait_until
 
 from tapesched.paths import resolve
 from tapesched.store.db import connect
@@ -95,17 +95,7 @@ class Site:
 
     def kill_everything(self) -> None:
         """End every runner and job the runs name (all hosts are this machine)."""
-        try:
-            rows = self.rows("SELECT pid, job_pid FROM executions")
-        except Exception:  # noqa: BLE001 - the database may be gone already
-            return
-        for pid, job_pid in rows:
-            for group in (job_pid, pid):
-                if group:
-                    try:
-                        os.killpg(group, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+        end_recorded_processes(resolve(self.db, {}).db)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -137,14 +127,6 @@ def slot_of(site: Site, task: str) -> datetime:
 
 def now_arg(instant: datetime) -> str:
     return instant.isoformat()
-
-
-def group_gone(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_three_hosts_ticking_at_once_claim_each_slot_once_and_bound_tasks_only_at_home(site):

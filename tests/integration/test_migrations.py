@@ -16,7 +16,6 @@ PostgreSQL tests run on throwaway databases of the server TAPESCHED_TEST_PG name
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -25,13 +24,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pg
 import pytest
+from helpers import Result
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "tapesched-0.1.0.sql"
@@ -81,23 +80,6 @@ COMMANDS = [
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):  # noqa: ANN201
-        return json.loads(self.out)
-
-    @property
-    def one_error_line(self) -> str:
-        """The one line on stderr of a refused command (nothing on stdout)."""
-        assert self.out == "", self.out
-        assert self.err.endswith("\n") and self.err.count("\n") == 1, self.err
-        return self.err
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
