@@ -1,9 +1,10 @@
-"""The tables (SPEC section 2): tasks, executions, hosts and a key/value meta table.
+"""The tables (SPEC section 2): tasks, executions, hosts, a key/value meta table, and the
+tape media (issue 11): pools, libraries, volumes and the pieces of each backup.
 
 What the schema is meant to be: the Alembic migrations (tapesched/migrations)
 build it, and a test checks that a database migrated to the newest revision
 matches these models. Queries are plain SQL in tapesched.store, whose records
-(TaskRecord, ExecutionRecord) have the same fields; a test keeps them equal.
+(TaskRecord, ExecutionRecord, VolumeRecord...) have the same fields; a test keeps them equal.
 Instants are stored as naive UTC and read back as aware UTC, which works the
 same on SQLite and PostgreSQL.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -117,3 +118,71 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str
+
+
+# --------------------------------------------------------------------------- media (0003)
+
+
+class Pool(SQLModel, table=True):
+    """A pool of volumes and how long its backups are retained. The pool `scratch` is no
+    row: a volume in it has pool NULL."""
+
+    __tablename__ = "pools"
+
+    name: str = Field(primary_key=True, max_length=32)
+    retention_days: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Library(SQLModel, table=True):
+    """A tape library: virtual (folders) or a changer driven by mtx, on one host."""
+
+    __tablename__ = "libraries"
+
+    name: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)  # virtual | changer
+    config: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    host: str = Field(max_length=64)  # the host whose devices it is
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Volume(SQLModel, table=True):
+    """A labelled cartridge. Where it is: library and slot set, in that slot; drive set, in
+    that drive (a library's drive "LIB:INDEX" keeps library set, slot NULL); neither, on
+    the shelf."""
+
+    __tablename__ = "volumes"
+    __table_args__ = (Index("ix_volumes_pool_state", "pool", "state"),)
+
+    label: str = Field(primary_key=True, max_length=32)
+    barcode: str | None = Field(default=None, max_length=32)
+    pool: str | None = Field(default=None, max_length=32)  # None: the scratch pool
+    state: str = Field(max_length=16)  # scratch | append | full | error | retired
+    uuid: str | None = Field(default=None, max_length=36)
+    bytes_written: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    files_written: int = 0
+    first_written: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_written: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retained_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    labelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    library: str | None = Field(default=None, max_length=32)
+    slot: int | None = None
+    drive: str | None = None  # a device path, a folder, or "LIB:INDEX"
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Piece(SQLModel, table=True):
+    """One piece of a backup's data stream: the tape file `file_number` of `volume`."""
+
+    __tablename__ = "pieces"
+    __table_args__ = (Index("ix_pieces_volume", "volume"),)
+
+    execution_id: str = Field(
+        primary_key=True, max_length=36, foreign_key="executions.execution_id"
+    )
+    seq: int = Field(primary_key=True)  # 0, 1, ... in the order of the stream
+    volume: str = Field(max_length=32)
+    file_number: int
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(max_length=64)

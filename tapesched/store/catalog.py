@@ -68,9 +68,14 @@ def expired_history(db: Database, cutoff: datetime, except_id: str) -> list[tupl
 
 
 def delete_executions(db: Database, execution_ids: list[str]) -> None:
-    """Delete finished executions by id (never a running one)."""
+    """Delete finished executions by id (never a running one), and their pieces."""
     for start in range(0, len(execution_ids), 500):
         marks, params = _id_list("e", execution_ids[start : start + 500])
+        db.execute(
+            "DELETE FROM pieces WHERE execution_id IN (SELECT execution_id FROM executions "
+            f"WHERE execution_id IN ({marks}) AND status != 'running')",
+            params,
+        )
         db.execute(
             f"DELETE FROM executions WHERE execution_id IN ({marks}) AND status != 'running'",
             params,

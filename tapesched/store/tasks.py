@@ -227,6 +227,11 @@ def update(db: Database, task_id: int, changes: dict[str, Any]) -> None:
 
 
 def delete(db: Database, task_id: int) -> None:
-    """Delete a task and its executions."""
+    """Delete a task and its executions (and their pieces)."""
+    db.execute(
+        "DELETE FROM pieces WHERE execution_id IN "
+        "(SELECT execution_id FROM executions WHERE task_id = :id)",
+        {"id": task_id},
+    )
     db.execute("DELETE FROM executions WHERE task_id = :id", {"id": task_id})
     db.execute("DELETE FROM tasks WHERE id = :id", {"id": task_id})

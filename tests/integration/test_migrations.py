@@ -4,6 +4,8 @@
   tools/make_010_fixture.py with the code of commit 5a3bbe3) is refused by every command
   until `tapesched db upgrade`, which keeps every task, execution and statistic, binds
   the tasks to the upgrading host and leaves a copy; afterwards every command works.
+- A catalog at revision 0002 (before the media tables of 0003) is refused until
+  `tapesched db upgrade`, which adds them and keeps every row, on SQLite and PostgreSQL.
 - A catalog at a revision this tapesched does not know is refused by every command.
 - The schema the migrations build equals the SQLModel tables (tapesched.models), on
   SQLite and PostgreSQL, for an upgraded 0.1.0 catalog and for a new one.
@@ -32,11 +34,14 @@ import pg
 import pytest
 from helpers import Result
 
+from tapesched.store.db import SCHEMA_REVISION, SCHEMA_VERSION
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "tapesched-0.1.0.sql"
 OLD_COMMIT = "5a3bbe3"  # tapesched 0.1.0
 HOST = "h9"  # the host that upgrades (TAPESCHED_HOST)
-HEAD = "0002"
+HEAD = SCHEMA_REVISION  # the newest revision, which every upgrade reaches
+META = {"schema_version": str(SCHEMA_VERSION)}
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 KEYS = {"tasks": "id", "executions": "execution_id", "meta": "key"}
 STATISTICS = (
@@ -49,7 +54,18 @@ STATISTICS = (
     "last_success_time",
     "last_failure_time",
 )
-TABLES = {"tasks", "executions", "meta", "hosts", "alembic_version"}
+TABLES = {
+    "tasks",
+    "executions",
+    "meta",
+    "hosts",
+    "pools",
+    "libraries",
+    "volumes",
+    "pieces",
+    "alembic_version",
+}
+MEDIA_TABLES = ("pools", "libraries", "volumes", "pieces")  # revision 0003
 PASSWORD = "Sekr1t@pw"  # in a URL as Sekr1t%40pw; trust authentication ignores it
 
 # The commands that open the catalog (all but `db`, `init`, `apply` and `completion`), on
@@ -191,8 +207,10 @@ def timed_average(db: Path, task_id: int) -> float:
     return sum(durations) / len(durations)
 
 
-def migrate(connection, target: str) -> None:  # noqa: ANN001 - a SQLAlchemy connection
-    """Run the Alembic revisions up to `target` on `connection` (as tapesched does)."""
+def migrate(connection, target: str, stamp: str | None = None) -> None:  # noqa: ANN001
+    """Run the Alembic revisions up to `target` on `connection` (a SQLAlchemy connection)
+    as tapesched does; first record it at revision `stamp` when given (a 0.1.0 catalog,
+    which has no alembic_version, is at 0001)."""
     from alembic import command
     from alembic.config import Config
 
@@ -202,6 +220,8 @@ def migrate(connection, target: str) -> None:  # noqa: ANN001 - a SQLAlchemy con
     config.set_main_option("script_location", str(Path(tapesched.migrations.__file__).parent))
     config.attributes["connection"] = connection
     config.attributes["host"] = HOST
+    if stamp is not None:
+        command.stamp(config, stamp)
     command.upgrade(config, target)
 
 
@@ -417,7 +437,10 @@ def test_db_upgrade_keeps_every_task_execution_and_statistic(
     ]
     moved = datetime.fromisoformat(heartbeat).astimezone(UTC).strftime(STORED_TIME)
     assert query(old_db, "SELECT name, last_tick FROM hosts") == [(HOST, moved)]
-    assert dict(query(old_db, "SELECT key, value FROM meta")) == {"schema_version": "2"}
+    # Revision 0003: the media tables, empty.
+    for table in MEDIA_TABLES:
+        assert query(old_db, f"SELECT count(*) FROM {table}") == [(0,)], table
+    assert dict(query(old_db, "SELECT key, value FROM meta")) == META
     assert query(old_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert query(old_db, "PRAGMA integrity_check") == [("ok",)]
     assert query(old_db, "PRAGMA foreign_key_check") == []
@@ -549,6 +572,49 @@ def test_db_upgrade_twice_the_second_has_nothing_to_do(old_db: Path, env: dict[s
     ]
 
 
+def test_a_catalog_at_revision_0002_is_refused_then_upgraded_to_the_media_tables(
+    old_db: Path, env: dict[str, str]
+) -> None:
+    """A catalog a tapesched of revision 0002 made (here: the 0.1.0 catalog brought to 0002
+    by its revisions) gets the media tables from `db upgrade`, and keeps its rows."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(f"sqlite:///{old_db}", poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            migrate(connection, "0002", stamp="0001")
+    finally:
+        engine.dispose()
+    assert dict(query(old_db, "SELECT key, value FROM meta")) == {"schema_version": "2"}
+    assert not set(MEDIA_TABLES) & {
+        name for (name,) in query(old_db, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    before = {table: query(old_db, f"SELECT * FROM {table} ORDER BY 1") for table in KEYS}
+    before.update(hosts=query(old_db, "SELECT * FROM hosts"))
+
+    refused = tapesched(env, "list")
+    assert refused.code == 5
+    assert refused.one_error_line == (
+        f"tapesched: database {old_db} has schema revision 0002, older than this "
+        f"tapesched's ({HEAD}); run 'tapesched db upgrade'\n"
+    )
+    upgraded = tapesched(env, "db", "upgrade", "--json")
+    assert upgraded.code == 0, upgraded.err
+    assert (upgraded.json()["before"], upgraded.json()["after"]) == ("0002", HEAD)
+    for table in KEYS:
+        expected = (
+            before[table] if table != "meta" else [("schema_version", META["schema_version"])]
+        )
+        assert query(old_db, f"SELECT * FROM {table} ORDER BY 1") == expected, table
+    assert query(old_db, "SELECT * FROM hosts") == before["hosts"]
+    for table in MEDIA_TABLES:
+        assert query(old_db, f"SELECT count(*) FROM {table}") == [(0,)], table
+    assert model_differences(f"sqlite:///{old_db}") == []
+    assert query(old_db, "PRAGMA foreign_key_check") == []
+    assert tapesched(env, "list").code == 0
+
+
 def test_db_upgrade_binds_the_tasks_to_the_machine_without_tapesched_host(
     old_db: Path, tmp_path: Path
 ) -> None:
@@ -612,7 +678,7 @@ def test_a_new_catalog_has_the_models_schema_on_sqlite(tmp_path: Path, env: dict
     db = tmp_path / "home" / "tapesched.db"
     assert model_differences(f"sqlite:///{db}") == []
     assert query(db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
-    assert dict(query(db, "SELECT key, value FROM meta")) == {"schema_version": "2"}
+    assert dict(query(db, "SELECT key, value FROM meta")) == META
     # No host has ticked on a new catalog: `init` does not make one up.
     assert query(db, "SELECT count(*) FROM hosts") == [(0,)]
     hosts = tapesched(env, "hosts")
@@ -718,7 +784,7 @@ def test_pg_init_on_an_empty_database_gives_the_models_schema(
     assert pg_tables(pg_database) == TABLES
     assert model_differences(pg_database) == []
     assert pg_rows(pg_database, "SELECT version_num FROM alembic_version") == [(HEAD,)]
-    assert pg_rows(pg_database, "SELECT key, value FROM meta") == [("schema_version", "2")]
+    assert pg_rows(pg_database, "SELECT key, value FROM meta") == list(META.items())
     assert pg_rows(pg_database, "SELECT count(*) FROM hosts") == [(0,)]
     again = tapesched(env, "init")
     assert again.code == 0 and pg_tables(pg_database) == TABLES
@@ -749,7 +815,7 @@ def test_pg_four_processes_at_once_make_the_schema_once(
     assert outcomes == [(0, "")] * 4
     assert pg_tables(pg_database) == TABLES
     assert pg_rows(pg_database, "SELECT version_num FROM alembic_version") == [(HEAD,)]
-    assert pg_rows(pg_database, "SELECT key, value FROM meta") == [("schema_version", "2")]
+    assert pg_rows(pg_database, "SELECT key, value FROM meta") == list(META.items())
     assert sorted(
         pg_rows(pg_database, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
     ) == sorted(
@@ -763,6 +829,12 @@ def test_pg_four_processes_at_once_make_the_schema_once(
             ("ix_tasks_task_name",),
             ("meta_pkey",),
             ("tasks_pkey",),
+            ("pools_pkey",),
+            ("libraries_pkey",),
+            ("volumes_pkey",),
+            ("ix_volumes_pool_state",),
+            ("pieces_pkey",),
+            ("ix_pieces_volume",),
         ]
     )
     assert model_differences(pg_database) == []
@@ -829,7 +901,7 @@ def test_pg_db_upgrade_of_a_0_1_0_catalog(pg_database: str, tmp_path: Path) -> N
     assert pg_rows(pg_database, "SELECT DISTINCT host FROM tasks") == [(HOST,)]
     moved = datetime.fromisoformat(heartbeat).astimezone(UTC).replace(tzinfo=None)
     assert pg_rows(pg_database, "SELECT name, last_tick FROM hosts") == [(HOST, moved)]
-    assert pg_rows(pg_database, "SELECT key, value FROM meta") == [("schema_version", "2")]
+    assert pg_rows(pg_database, "SELECT key, value FROM meta") == list(META.items())
     assert model_differences(pg_database) == []
 
     listed = tapesched(env, "list", "--json")
@@ -844,6 +916,33 @@ def test_pg_db_upgrade_of_a_0_1_0_catalog(pg_database: str, tmp_path: Path) -> N
     assert added.code == 0, added.err
     assert f"(id {max(row[0] for row in before['tasks']) + 1})" in added.out  # ids go on
     assert tapesched(env, "db", "upgrade").out.endswith("nothing to do\n")
+
+
+def test_pg_db_upgrade_of_a_catalog_at_revision_0002(pg_database: str, tmp_path: Path) -> None:
+    load_010_into_postgres(pg_database, load_010(tmp_path / "source.db"))
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(pg_database, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            migrate(connection, "0002", stamp="0001")
+    finally:
+        engine.dispose()
+    assert not pg_tables(pg_database) & set(MEDIA_TABLES)
+    before = pg_dump(pg_database)
+    env = environment(tmp_path / "home", TAPESCHED_DB=pg_database)
+    upgraded = tapesched(env, "db", "upgrade", "--json")
+    assert upgraded.code == 0, upgraded.err
+    assert (upgraded.json()["before"], upgraded.json()["after"]) == ("0002", HEAD)
+    after = pg_dump(pg_database)
+    assert after.pop("meta") == list(META.items())
+    assert after.pop("alembic_version") == [(HEAD,)]
+    assert {table: after.pop(table) for table in MEDIA_TABLES} == dict.fromkeys(MEDIA_TABLES, [])
+    del before["meta"], before["alembic_version"]
+    assert after == before
+    assert model_differences(pg_database) == []
+    assert tapesched(env, "list").code == 0
 
 
 def test_pg_a_password_in_the_url_is_never_shown(pg_database: str, tmp_path: Path) -> None:
