@@ -8,10 +8,11 @@ cancellation into TERM, grace, KILL of the whole group.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +87,63 @@ class JobContext:
         TimedOut (after stopping the whole group), or ActionFailed if the
         program cannot be started.
         """
+        child = self._start(argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, capture=capture)
+        captured: list[str] = []
+        try:
+            if capture:
+                # Small outputs only (mt status): read all, the deadline still applies.
+                out, _ = self._communicate(child)
+                captured.append(out or "")
+            else:
+                while child.poll() is None:
+                    self._watch(child)
+                    time.sleep(0.05)
+            self._watch(child)
+        finally:
+            self.current_group = None
+        return child.returncode, "".join(captured)
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        stdin: int | IO[Any] | None = subprocess.DEVNULL,
+        stdout: int | IO[Any] | None = None,
+    ) -> Iterator[subprocess.Popen]:
+        """Start argv in its own process group, with a pipe (stdin or stdout=PIPE) that the
+        caller pumps, calling check() as it goes; on leaving, wait for it to end as `run`
+        does (deadline, cancellation). If the caller raises, the whole group is ended.
+        Its exit code is then the child's returncode."""
+        child = self._start(argv, env=env, stdin=stdin, stdout=stdout)
+        try:
+            yield child
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+            while child.poll() is None:
+                self._watch(child)
+                time.sleep(0.02)
+            self._watch(child)
+        except BaseException:
+            process.terminate_group(child.pid, self.grace)
+            child.wait()
+            raise
+        finally:
+            self.current_group = None
+
+    def _start(
+        self,
+        argv: list[str],
+        *,
+        cwd: str | Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: int | IO[Any] | None = subprocess.DEVNULL,
+        stdout: int | IO[Any] | None = None,
+        capture: bool = False,
+    ) -> subprocess.Popen:
         self.check()
         self.output.flush()
         try:
@@ -107,20 +165,7 @@ class JobContext:
         self.current_group = child.pid
         if self.on_spawn:
             self.on_spawn(child.pid)
-        captured: list[str] = []
-        try:
-            if capture:
-                # Small outputs only (mt status): read all, the deadline still applies.
-                out, _ = self._communicate(child)
-                captured.append(out or "")
-            else:
-                while child.poll() is None:
-                    self._watch(child)
-                    time.sleep(0.05)
-            self._watch(child)
-        finally:
-            self.current_group = None
-        return child.returncode, "".join(captured)
+        return child
 
     def _communicate(self, child: subprocess.Popen) -> tuple[str, str]:
         while True:

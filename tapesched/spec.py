@@ -85,7 +85,11 @@ class TaskSpec:
 
     @property
     def device(self) -> str | None:
-        """The drive or directory the task uses (one job per drive)."""
+        """The drive or directory the task uses (one job per drive), or its library
+        (`library:NAME`: one job per library)."""
+        library = self.action_config.get("library")
+        if isinstance(library, str) and self.action_type == "backup":
+            return f"library:{library}"
         device = self.action_config.get("device")
         return device if isinstance(device, str) else None
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from tapesched.errors import InvalidInput
 
-ACTION_TYPES = ("backup", "recovery", "cleanup", "health_check", "retention_check", "custom")
+ACTION_TYPES = (
+    "backup", "recovery", "cleanup", "health_check", "retention_check", "verify", "custom",
+)  # fmt: skip
 
 
 def _string(value: Any) -> bool:
@@ -87,6 +89,18 @@ def _point(value: Any) -> bool:
     return value == "latest" or (isinstance(value, str) and bool(_EXECUTION_ID.match(value)))
 
 
+def _pool(value: Any) -> bool:
+    return isinstance(value, str) and bool(_POOL.fullmatch(value)) and value != "scratch"
+
+
+def _volume(value: Any) -> bool:
+    return isinstance(value, str) and bool(_LABEL.fullmatch(value))
+
+
+# The media names (tapesched.media.labels says the same; kept here so that checking a
+# config imports nothing more).
+_POOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _EXECUTION_ID = re.compile(r"^[0-9a-fA-F-]{8,36}$")
 # Bounds that keep date arithmetic far from overflow (and catch typos).
 MAX_DAYS = 36500
@@ -97,7 +111,10 @@ MAX_HOURS = 24 * 3660
 SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
     "backup": {
         "source_paths": (_string_list, "a non-empty list of absolute paths", True),
-        "device": (_string, "a tape drive such as /dev/nst0 or a directory", True),
+        "device": (_string, "a tape drive such as /dev/nst0 or a directory", False),
+        "pool": (_pool, "the name of a pool (see 'tapesched pool add')", False),
+        "library": (_volume, "the name of a library (see 'tapesched library add')", False),
+        "drive": (_int_between(0, 63), "the index of one of the library's drives, 0-63", False),
         "task_type": (lambda v: v in ("full", "incremental"), "full or incremental", False),
         "compression_enabled": (_bool, "true or false", False),
         "exclude": (_string_items, "a list of tar --exclude patterns", False),
@@ -146,6 +163,11 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
             f"a whole number of days, 1-{MAX_DAYS}",
             False,
         ),
+    },
+    "verify": {
+        "from_task": (_task_ref, "the name or id of a backup task", False),
+        "volume": (_volume, "the label of a volume", False),
+        "restore_test": (_bool, "true or false", False),
     },
     "custom": {
         "command": (_command, "an argument list or a command string", True),
@@ -198,6 +220,15 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
             raise InvalidInput(
                 f"action_config.{key}: {config[key]!r} is not valid; expected {form}"
             )
+    if action_type == "backup":
+        _check_media_keys(config)
+    if action_type == "verify" and ("from_task" in config) == ("volume" in config):
+        raise InvalidInput(
+            "action_config: verify takes from_task (a backup task's latest restore point) "
+            "or volume (every piece on one volume), one of them"
+        )
+    if action_type == "verify" and "volume" in config and "restore_test" in config:
+        raise InvalidInput("action_config.restore_test: only with from_task, not with volume")
     if isinstance(config.get("device"), str):
         config = {**config, "device": os.path.normpath(config["device"])}
     warnings: list[str] = []
@@ -211,7 +242,7 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
         for path in config["source_paths"]:
             if not os.path.lexists(path):
                 warnings.append(f"source path {path} does not exist now; it is checked at run time")
-        if device_kind(config["device"]) == "directory":
+        if "device" in config and device_kind(config["device"]) == "directory":
             _check_device_outside(config["device"], config["source_paths"])
             if not os.path.lexists(config["device"]):
                 warnings.append(
@@ -238,6 +269,30 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
         for device in config.get("devices", []):
             device_kind(device)
     return config, warnings
+
+
+def _check_media_keys(config: dict[str, Any]) -> None:
+    """A backup writes to a device (no media tracking), or to a pool's volumes found in a
+    library or in a drive: one place, said once."""
+    if "pool" not in config:
+        if "library" in config or "drive" in config:
+            key = "library" if "library" in config else "drive"
+            raise InvalidInput(
+                f"action_config.{key}: only with a pool (the library holds the pool's volumes)"
+            )
+        if "device" not in config:
+            raise InvalidInput(
+                "action_config.device: required for backup; expected a tape drive such as "
+                "/dev/nst0 or a directory (or a pool with a library or a device)"
+            )
+        return
+    if ("library" in config) == ("device" in config):
+        raise InvalidInput(
+            "action_config: a backup to a pool takes library (a library holding the pool's "
+            "volumes) or device (a drive an operator loads), one of them"
+        )
+    if "drive" in config and "library" not in config:
+        raise InvalidInput("action_config.drive: only with a library")
 
 
 def _non_empty_dir(path: str) -> bool:

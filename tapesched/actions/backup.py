@@ -51,12 +51,22 @@ def chain_id(sources: list[str], device: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def chain_place(action_config: dict[str, Any]) -> str | None:
+    """Where a chain's archives go: the pool (`pool:NAME`: its volumes, wherever they are
+    loaded) or the device of a backup without media tracking."""
+    pool = action_config.get("pool")
+    if isinstance(pool, str):
+        return f"pool:{pool}"
+    device = action_config.get("device")
+    return device if isinstance(device, str) else None
+
+
 def task_chain(action_config: dict[str, Any]) -> str | None:
     """Given a backup task's config, return its chain id (None if the config is unusable)."""
-    sources, device = action_config.get("source_paths"), action_config.get("device")
-    if not isinstance(sources, list) or not isinstance(device, str):
+    sources, place = action_config.get("source_paths"), chain_place(action_config)
+    if not isinstance(sources, list) or place is None:
         return None
-    return chain_id(sources, device)
+    return chain_id(sources, place)
 
 
 def member_names(sources: list[str]) -> list[str]:
@@ -71,15 +81,17 @@ def snapshot_paths(snapshots: Path, chain: str) -> tuple[Path, Path]:
 
 def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     sources = normalize_sources(config["source_paths"])
-    device = normalize_device(config["device"])
+    media = isinstance(config.get("pool"), str)
+    device = normalize_device(config["device"]) if config.get("device") else None
+    place = chain_place(config) if media else device
     requested = config.get("task_type", "full")
     compress = bool(config.get("compression_enabled", False))
     exclude = list(config.get("exclude", []))
     try:
-        kind = device_kind(device)
+        kind = device_kind(device) if device else "media"
     except InvalidInput as error:
         raise ActionFailed(error.detail) from None
-    block_size = int(config.get("block_size") or tapes.DEFAULT_BLOCKS[kind])
+    block_size = int(config.get("block_size") or tapes.DEFAULT_BLOCKS["tape" if media else kind])
     missing = [path for path in sources if not os.path.lexists(path)]
     if missing:
         raise ActionFailed(
@@ -94,7 +106,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         tapes.require(tapes.MT)
     features = tapes.tar_features(context)
 
-    chain = chain_id(sources, device)
+    chain = chain_id(sources, place)
     snapshot, state_file = snapshot_paths(context.paths.snapshots, chain)
     state = _read_state(state_file)
     ran_as = requested
@@ -112,7 +124,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         "bytes": 0,
         "members": 0,
         "device": device,
-        "backend": "tape" if kind == "tape" else "virtual_tape",
+        "backend": "media" if media else "tape" if kind == "tape" else "virtual_tape",
         "tape_file_number": None,
         "archive_path": None,
         "archive_bytes": None,
@@ -128,8 +140,12 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         "source_paths": sources,
         "warnings": [],
     }
+    if media:
+        result.update(pool=config["pool"], library=config.get("library"), volumes=[], pieces=[])
     context.log(
-        f"{ran_as} backup (level {level}) of {', '.join(sources)} to {device}, chain {chain}"
+        f"{ran_as} backup (level {level}) of {', '.join(sources)} to "
+        + (f"pool {config['pool']} ({config.get('library') or device})" if media else device)
+        + f", chain {chain}"
     )
     lacking = features.not_kept()
     context.log(
@@ -141,8 +157,14 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         tapes.private_file(work_snapshot, snapshot if ran_as == "incremental" else None)
         tapes.private_file(index_file)
         members = member_names(sources)
-        write = _to_drive if kind == "tape" else _to_directory
-        write(context, device, members, work_snapshot, index_file, result, exclude)
+        if media:
+            from tapesched.actions.volumes import write_archive
+
+            argv = _tar_argv(context, "-", members, work_snapshot, index_file, result, exclude)
+            write_archive(context, config, argv, result, _tar_outcome)
+        else:
+            write = _to_drive if kind == "tape" else _to_directory
+            write(context, device, members, work_snapshot, index_file, result, exclude)
         listing = parse_listing(index_file.read_text(errors="surrogateescape"))
         result.update(files=listing.files, bytes=listing.bytes, members=listing.members)
         # The archive is complete: only now does the chain move on.
@@ -168,12 +190,35 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     context.log(
         f"backup complete: {result['files']} files, {result['bytes']} bytes, "
         + (
-            f"tape file {result['tape_file_number']}"
+            f"{len(result['pieces'])} pieces on {', '.join(result['volumes'])}"
+            if media
+            else f"tape file {result['tape_file_number']}"
             if kind == "tape"
             else f"{result['archive_path']} sha256 {result['sha256']}"
         )
     )
     return result
+
+
+def _tar_argv(
+    context: JobContext,
+    archive: str,
+    members: list[str],
+    snapshot: Path,
+    index_file: Path,
+    result: dict[str, Any],
+    exclude: list[str],
+) -> list[str]:
+    return tapes.tar_create_argv(
+        archive,
+        members,
+        str(snapshot),
+        result["block_size"],
+        result["compression"],
+        exclude,
+        str(index_file),
+        tapes.tar_features(context),
+    )
 
 
 def _tar(
@@ -185,17 +230,13 @@ def _tar(
     result: dict[str, Any],
     exclude: list[str],
 ) -> None:
-    argv = tapes.tar_create_argv(
-        archive,
-        members,
-        str(snapshot),
-        result["block_size"],
-        result["compression"],
-        exclude,
-        str(index_file),
-        tapes.tar_features(context),
-    )
+    argv = _tar_argv(context, archive, members, snapshot, index_file, result, exclude)
     code, _ = tapes.run_tool(context, argv)
+    _tar_outcome(context, code, result)
+
+
+def _tar_outcome(context: JobContext, code: int, result: dict[str, Any]) -> None:
+    """tar's exit code: 0 fine, 1 (files changed while read) a warning, else a failure."""
     if code == TAR_CHANGED:
         warning = "tar: some files changed while they were being archived (tar exit 1)"
         context.log(f"warning: {warning}")

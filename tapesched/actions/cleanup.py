@@ -11,6 +11,15 @@ What is never removed:
   removes the last backup of a chain.
 Files are removed only after the rows that name them are gone; archives that
 no row names are left alone.
+
+Volumes (labelled media, tapesched.media): a volume whose retention has passed
+is recycled (back to `scratch`, so a backup of its pool may relabel and
+overwrite it) only when no backup on it is still needed: every backup of a
+restore set (a full and its incrementals) is needed while one of them lies on a
+volume still retained, and the newest restore set of every chain is always
+needed. Recycling writes nothing on the volume: its backups stop being restore
+points (their pieces leave the catalog) and their records then age like any
+other history. Volumes in the error or retired state are never recycled.
 """
 
 from __future__ import annotations
@@ -65,6 +74,69 @@ def plan_archives(backups: list[Backup], cutoff: datetime) -> ArchivePlan:
     return plan
 
 
+@dataclass
+class RecyclePlan:
+    """Which expired volumes go back to scratch, which stay (and why), and the backups
+    that stop being restore points."""
+
+    recycle: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+    backups_dropped: list[str] = field(default_factory=list)
+
+
+def plan_recycling(
+    volumes: list[Any], backups: list[Backup], pieces: dict[str, list[Any]], now: datetime
+) -> RecyclePlan:
+    """Given every volume, the successful backups (oldest first), each backup's pieces and
+    the time, return which volumes may be recycled."""
+    expired = {
+        volume.label
+        for volume in volumes
+        if volume.state in ("append", "full")
+        and volume.retained_until is not None
+        and volume.retained_until <= now
+    }
+    on_volume: dict[str, list[Backup]] = {}
+    needed: dict[str, str] = {}  # execution id -> why
+    chains: dict[str, list[list[Backup]]] = {}
+    for item in backups:
+        if item.execution_id not in pieces:
+            continue
+        sets = chains.setdefault(item.result.get("chain_id") or "", [])
+        if item.is_full or not sets:
+            sets.append([])
+        sets[-1].append(item)
+        for piece in pieces[item.execution_id]:
+            on_volume.setdefault(piece.volume, []).append(item)
+    for chain, sets in chains.items():
+        for number, members in enumerate(sets):
+            labels = {piece.volume for item in members for piece in pieces[item.execution_id]}
+            retained = sorted(labels - expired)
+            if number == len(sets) - 1:
+                why = f"it holds the newest restore point of chain {chain}"
+            elif retained:
+                why = f"a restore set of chain {chain} also lies on {', '.join(retained)}"
+            else:
+                continue
+            for item in members:
+                needed[item.execution_id] = why
+    plan = RecyclePlan()
+    for label in sorted(expired):
+        reasons = [
+            f"backup {item.execution_id} is needed: {needed[item.execution_id]}"
+            for item in on_volume.get(label, [])
+            if item.execution_id in needed
+        ]
+        if reasons:
+            plan.kept[label] = reasons[0]
+            continue
+        plan.recycle.append(label)
+        for item in on_volume.get(label, []):
+            if item.execution_id not in plan.backups_dropped:
+                plan.backups_dropped.append(item.execution_id)
+    return plan
+
+
 def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     days = int(config["retention_days"])
     include_archives = bool(config.get("include_archives", False))
@@ -78,8 +150,14 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     needed: list[Backup] = []
     db = context.db
     with db.write():
+        recycled = _recycle(context, now)
         backups = catalog.successful_backups(db)
-        keep_rows = {item.execution_id for item in backups}
+        on_media = _media_pieces(db, backups)
+        keep_rows = {
+            item.execution_id
+            for item in backups
+            if item.result.get("backend") != "media" or item.execution_id in on_media
+        }
         if include_archives:
             for chain_items in _by_chain(backups).values():
                 plan = plan_archives(chain_items, cutoff)
@@ -124,6 +202,11 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
             item.result.get("archive_path") or f"tape file {item.result.get('tape_file_number')}"
             for item in needed
         ],
+        "volumes_recycled": recycled.recycle,
+        "volumes_kept": [
+            {"volume": label, "reason": reason} for label, reason in recycled.kept.items()
+        ],
+        "backups_no_longer_restorable": recycled.backups_dropped,
         "problems": problems,
     }
     kept = len(old) - len(doomed)
@@ -132,9 +215,37 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         f"{len(archives_removed)} archives; kept {kept} expired backup records "
         f"and {len(needed)} expired archives that kept backups need"
     )
+    for label in recycled.recycle:
+        context.log(f"recycled volume {label}: back to scratch (its backups have expired)")
+    for label, reason in recycled.kept.items():
+        context.log(f"kept expired volume {label}: {reason}")
     if problems:
         raise ActionFailed("cleanup could not remove: " + "; ".join(problems), result)
     return result
+
+
+def _media_pieces(db: Any, backups: list[Backup]) -> dict[str, list[Any]]:
+    from tapesched.store import media
+
+    ids = [item.execution_id for item in backups if item.result.get("backend") == "media"]
+    return media.pieces_of(db, ids) if ids else {}
+
+
+def _recycle(context: JobContext, now: datetime) -> RecyclePlan:
+    """Inside cleanup's transaction: recycle the volumes whose backups are all expired and
+    not needed (see plan_recycling)."""
+    from tapesched.store import media
+
+    db = context.db
+    volumes = media.volumes(db)
+    if not volumes:
+        return RecyclePlan()
+    backups = catalog.successful_backups(db)
+    plan = plan_recycling(volumes, backups, _media_pieces(db, backups), now)
+    for label in plan.recycle:
+        media.update_volume(db, label, {"state": "scratch", "updated_at": now})
+    media.delete_pieces(db, plan.backups_dropped)
+    return plan
 
 
 def _by_chain(backups: list[Backup]) -> dict[str, list[Backup]]:

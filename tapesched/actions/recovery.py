@@ -55,21 +55,41 @@ def restore_plan(backups: list[Backup], point: str) -> list[Backup]:
         end = matches[0]
     for start in range(end, -1, -1):
         if backups[start].is_full:
-            return backups[start : end + 1]
+            plan = backups[start : end + 1]
+            levels = [item.result.get("level") for item in plan]
+            if all(isinstance(level, int) for level in levels) and levels != list(range(len(plan))):
+                missing = next((n for n, level in enumerate(levels) if level != n), len(levels))
+                raise ValueError(
+                    f"the backup of level {missing} before the point is gone "
+                    "(its volumes were recycled?)"
+                )
+            return plan
     raise ValueError("no full backup at or before the point (was it removed?)")
 
 
 def chain_backups(db: Database, chain: str) -> list[Backup]:
-    """Every successful backup of a chain, oldest first, whatever task made it."""
+    """Every successful backup of a chain that can still be read, oldest first, whatever
+    task made it (a backup on volumes that were recycled is no longer one)."""
+    from tapesched.store import media
+
     task_ids = [
         task.id
         for task in task_rows.all_tasks(db, action_type="backup")
         if backup.task_chain(task.action_config or {}) == chain
     ]
-    return [
+    found = [
         item
         for item in catalog.successful_backups(db, task_ids)
         if item.result.get("chain_id") == chain
+    ]
+    on_media = [item.execution_id for item in found if item.result.get("backend") == "media"]
+    if not on_media:
+        return found
+    with_pieces = media.pieces_of(db, on_media)
+    return [
+        item
+        for item in found
+        if item.result.get("backend") != "media" or with_pieces.get(item.execution_id)
     ]
 
 
@@ -138,6 +158,8 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         raise ActionFailed(f"chain {chain} of {task.task_name}: {error}") from None
     device = plan[-1].result["device"]
     backend = plan[-1].result["backend"]
+    if backend == "media":
+        return _restore_media(context, plan, chain, target, overwrite, wanted)
     result: dict[str, Any] = {
         "chain": [item.execution_id for item in plan],
         "chain_id": chain,
@@ -179,6 +201,66 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         error.result = result
         raise
     roots = wanted if wanted is not None else backup.member_names(plan[-1].result["source_paths"])
+    result["files"] = count_files(target, roots)
+    context.log(f"restore complete: {result['files']} files under {target}")
+    return result
+
+
+def _restore_media(
+    context: JobContext,
+    plan: list[Backup],
+    chain: str,
+    target: Path,
+    overwrite: bool,
+    wanted: list[str] | None,
+) -> dict[str, Any]:
+    """A chain on labelled volumes: every archive streams from its volumes (each piece's
+    SHA-256 checked as it is read) into a staging folder inside the target; only when all
+    of them extracted and matched does the restored tree move into place."""
+    from tapesched.actions import volumes
+
+    pieces = volumes.pieces_of(context, plan)
+    needed = volumes.volumes_in_order(pieces)
+    last = plan[-1].result
+    result: dict[str, Any] = {
+        "chain": [item.execution_id for item in plan],
+        "chain_id": chain,
+        "point": plan[-1].execution_id,
+        "target_path": str(target),
+        "pool": last.get("pool"),
+        "library": last.get("library"),
+        "device": last.get("device"),
+        "backend": "media",
+        "volumes": needed,
+        "files": 0,
+        "files_extracted": 0,
+        "members_extracted": 0,
+    }
+    _check_target(target, overwrite)
+    context.log(
+        f"restoring chain {chain} up to {plan[-1].execution_id} ({len(plan)} "
+        f"archive{'s' if len(plan) != 1 else ''}) into {target}; volumes needed, in order: "
+        + ", ".join(needed)
+    )
+    wait = float(getattr(context.task, "device_wait", 60) or 0)
+    options = tapes.tar_features(context).extract_options(root=os.geteuid() == 0)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = target / f".tapesched-restore-{context.execution_id}"
+    try:
+        with tapes.hold_device(context, volumes.lock_name(last), wait):
+            staging.mkdir(mode=0o700)
+            volumes.restore_chain(context, plan, pieces, staging, options, result)
+        volumes.move_into(staging, target, wanted)
+    except tapes.TapeError as error:
+        error.result = result
+        raise
+    except ActionFailed as error:
+        if getattr(error, "result", None) is None:
+            error.result = result
+        raise
+    finally:
+        volumes.remove_staging(staging)
+    roots = wanted if wanted is not None else backup.member_names(last["source_paths"])
     result["files"] = count_files(target, roots)
     context.log(f"restore complete: {result['files']} files under {target}")
     return result

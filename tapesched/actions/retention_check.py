@@ -109,6 +109,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
                 "archive_path": found.get("archive_path"),
                 "tape_file_number": found.get("tape_file_number"),
                 "device": found.get("device"),
+                "volumes": found.get("volumes"),
             }
         )
     result = {

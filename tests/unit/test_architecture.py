@@ -76,7 +76,7 @@ LAYERS = [
     {"tapesched.dburl", "tapesched.hosts", "tapesched.paths"},
     {"tapesched.schedule_config", "tapesched.process"},
     {"tapesched.schedule", "tapesched.decisions", "tapesched.store", "tapesched.migrations"},
-    {"tapesched.actions", "tapesched.spec", "tapesched.job", "tapesched.notify"},
+    {"tapesched.actions", "tapesched.media", "tapesched.spec", "tapesched.job", "tapesched.notify"},
     {"tapesched.keeper"},
     {"tapesched.runner", "tapesched.control", "tapesched.tick", "tapesched.tasks"},
     {"tapesched.taskfile", "tapesched.metrics", "tapesched.render", "tapesched.crontab"},
