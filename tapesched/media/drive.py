@@ -129,6 +129,9 @@ class _Writer:
         self.file_number = file_number
         self.written = 0
         self.path = path
+        # On a drive each write() is one block on the tape: the stream is given one record
+        # at a time (tapesched.media.stream), so that tar and a restore read the same blocks.
+        self.record_writes = path is None
         self._fd: int | None = fd
         self._where = where
         self._room = room

@@ -82,26 +82,23 @@ def write_stream(
     `open_next` mounts a volume and gives its label and a writer; `on_piece(piece, full)`
     is told of each piece once it is on the medium (full: the volume is full and the next
     one follows). `check` runs between reads (raises to stop). The stream is written in
-    whole records of `record_size` bytes (tar pads its last record); a record that does
-    not fit ends the volume and starts the next one."""
+    whole records of `record_size` bytes (tar pads its last record; a compressed stream
+    may end in a shorter one); a record that does not fit ends the volume and starts the
+    next one. tar's output is read into one buffer of whole records, hashed and written
+    from there: no copy of the data is made."""
     widen(fd)
+    size = max(record_size, CHUNK - CHUNK % record_size)
+    buffer = bytearray(size)
+    view = memoryview(buffer)
     pieces: list[Piece] = []
     current = _Current(*open_next(None))
-    pending = bytearray()
     try:
         while True:
-            data = _read(fd, check)
-            if not data:
+            filled = _fill(fd, view, check)
+            if filled:
+                current = _put(view[:filled], record_size, current, pieces, open_next, on_piece)
+            if filled < size:  # the end of tar's output
                 break
-            pending += data
-            whole = len(pending) - len(pending) % record_size
-            if whole >= CHUNK or (whole and len(pending) == whole):
-                current = _put(
-                    bytes(pending[:whole]), record_size, current, pieces, open_next, on_piece
-                )
-                del pending[:whole]
-        if pending:
-            current = _put(bytes(pending), record_size, current, pieces, open_next, on_piece)
         current.writer.close()
     except BaseException:
         with contextlib.suppress(Exception):
@@ -114,33 +111,43 @@ def write_stream(
     return pieces
 
 
-def _read(fd: int, check: Callable[[], None]) -> bytes:
-    while True:
+def _fill(fd: int, view: memoryview, check: Callable[[], None]) -> int:
+    """Read from the pipe into `view` until it is full or the writer closed its end;
+    return how many bytes it holds."""
+    filled = 0
+    while filled < len(view):
         check()
         ready, _, _ = select.select([fd], [], [], _POLL)
-        if ready:
-            return os.read(fd, CHUNK)
+        if not ready:
+            continue
+        count = os.readv(fd, [view[filled:]])
+        if count == 0:
+            break
+        filled += count
+    return filled
 
 
 def _put(
-    data: bytes,
+    data: memoryview,
     record_size: int,
     current: _Current,
     pieces: list[Piece],
     open_next: OpenNext,
     on_piece: Callable[[Piece, bool], None],
 ) -> _Current:
-    """Write whole records; at the end of a volume, go on with the next one."""
-    try:
-        current.writer.write(data)
-        current.digest.update(data)
-        current.written += len(data)
-        return current
-    except EndOfMedium:
-        pass
-    view = memoryview(data)
+    """Write whole records; at the end of a volume, go on with the next one. A writer that
+    takes one record per write (a drive: each write is one block on the tape) is given
+    them one by one; the others, as many as there are."""
+    if not getattr(current.writer, "record_writes", False):
+        try:
+            current.writer.write(data)
+            current.digest.update(data)
+            current.written += len(data)
+            return current
+        except EndOfMedium:
+            pass
     for start in range(0, len(data), record_size):
-        record = view[start : start + record_size]
+        record = data[start : start + record_size]
         while True:
             try:
                 current.writer.write(record)

@@ -111,13 +111,13 @@ def test_an_empty_stream_is_one_empty_piece() -> None:
 
 
 def test_a_failure_while_writing_aborts_the_piece_being_written() -> None:
-    cartridge = Cartridge("V1", 1 << 20)
+    cartridge = Cartridge("V1", 16 << 20)
 
     def check() -> None:
         if cartridge.data:
             raise RuntimeError("stop")
 
-    fd = feed(b"y" * 8192, [1024])
+    fd = feed(b"y" * (3 * stream.CHUNK), [65536])
     with pytest.raises(RuntimeError):
         stream.write_stream(fd, 1024, lambda _: ("V1", cartridge), lambda *_: None, check)
     os.close(fd)
@@ -171,3 +171,24 @@ def test_a_reader_that_stops_early_still_gets_every_piece_checked() -> None:
     )  # fmt: skip
     os.close(write_end)
     assert len(checked) == 2
+
+
+def test_a_drive_is_given_one_record_per_write() -> None:
+    """On a drive each write() is one block on the tape: tar and a restore must find the
+    blocks the backup's record size makes."""
+
+    class Drive(Cartridge):
+        record_writes = True
+        sizes: list[int] = []
+
+        def write(self, record: bytes) -> None:
+            self.sizes.append(len(record))
+            super().write(record)
+
+    drive = Drive("V1", 64 << 20)
+    data = os.urandom(10240 * 300 + 700)  # a compressed stream ends in a shorter record
+    fd = feed(data, [70_000])
+    pieces = stream.write_stream(fd, 10240, lambda _: ("V1", drive), lambda *_: None, lambda: None)
+    os.close(fd)
+    assert drive.sizes == [10240] * 300 + [700]
+    assert bytes(drive.data) == data and pieces[0].bytes == len(data)
