@@ -3,24 +3,58 @@
 The whole file is checked before anything changes, each task by the same
 rules as `add` (tapesched.spec); tapesched.tasks.apply_specs then makes every
 change in one transaction. Applying the file `export` printed changes nothing.
+
+A file may also hold the pools its backups name, as `[[pool]]` tables (name,
+retention_days): apply creates the missing ones and changes the retention of the
+others (apply_pools), never deletes one; export writes every pool before the tasks.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tapesched.errors import InvalidInput, printable
 from tapesched.spec import FIELDS, MAX_DEPTH, TaskSpec, changes_from, new_spec
 
 REQUIRED = ("task_name", "schedule_type", "schedule_config", "action_type", "action_config")
+POOL_FIELDS = ("name", "retention_days")
+MAX_RETENTION_DAYS = 36500
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A [[pool]] table: a pool's name and how many days its backups are kept."""
+
+    name: str
+    retention_days: int
+
+
+@dataclass
+class PoolPlan:
+    """What `apply` does (or would do) to the pools: names, by what happens to them."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
 
 
 def parse(text: str, source: str, host_zone: str) -> list[TaskSpec]:
-    """Given TOML text, return the validated task specs.
+    """Given TOML text, return the validated task specs (its pools are checked too).
 
     Raise InvalidInput naming the task and the field for the first problem.
+    """
+    return parse_file(text, source, host_zone)[1]
+
+
+def parse_file(text: str, source: str, host_zone: str) -> tuple[list[PoolSpec], list[TaskSpec]]:
+    """Given TOML text, return its validated pools and task specs.
+
+    Raise InvalidInput naming the pool or the task, and the field, for the first problem.
     """
     try:
         document = tomllib.loads(text)
@@ -33,28 +67,15 @@ def parse(text: str, source: str, host_zone: str) -> list[TaskSpec]:
         ) from None
     except ValueError as error:  # a whole number of thousands of digits, say
         raise InvalidInput(f"{source}: not valid TOML ({_first_line(error)})") from None
-    extra = set(document) - {"task"}
+    extra = set(document) - {"task", "pool"}
     if extra:
         raise InvalidInput(
-            f"{source}: unknown top-level key {sorted(extra)[0]!r}; expected [[task]]"
+            f"{source}: unknown top-level key {sorted(extra)[0]!r}; expected [[task]] or [[pool]]"
         )
-    entries = document.get("task", [])
-    if isinstance(entries, dict):
-        raise InvalidInput(
-            f"{source}: 'task' is a single table ([task]); expected an array of tables: "
-            "write [[task]] before each task"
-        )
-    if not isinstance(entries, list):
-        raise InvalidInput(
-            f"{source}: 'task' is {_kind(entries)}; expected an array of tables ([[task]])"
-        )
+    pools = _pools(_tables(document, "pool", source), source)
     seen: set[str] = set()
     specs = []
-    for index, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict):
-            raise InvalidInput(
-                f"{source}: task #{index} is {_kind(entry)}, not a table; expected [[task]]"
-            )
+    for index, entry in enumerate(_tables(document, "task", source), start=1):
         name = entry.get("task_name")
         shown = printable(name) if isinstance(name, str) and name.strip() else f"#{index}"
         where = f"{source}: task {shown}"
@@ -66,7 +87,90 @@ def parse(text: str, source: str, host_zone: str) -> list[TaskSpec]:
             raise InvalidInput("defined twice in the file", field=f"{where}: task_name")
         seen.add(spec.task_name)
         specs.append(spec)
-    return specs
+    return pools, specs
+
+
+def _tables(document: dict[str, Any], key: str, source: str) -> list[dict[str, Any]]:
+    """The array of tables `key` ([[task]], [[pool]]) of a document ([] without one)."""
+    entries = document.get(key, [])
+    if isinstance(entries, dict):
+        raise InvalidInput(
+            f"{source}: '{key}' is a single table ([{key}]); expected an array of tables: "
+            f"write [[{key}]] before each {key}"
+        )
+    if not isinstance(entries, list):
+        raise InvalidInput(
+            f"{source}: '{key}' is {_kind(entries)}; expected an array of tables ([[{key}]])"
+        )
+    for index, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise InvalidInput(
+                f"{source}: {key} #{index} is {_kind(entry)}, not a table; expected [[{key}]]"
+            )
+    return entries
+
+
+def _pools(entries: list[dict[str, Any]], source: str) -> list[PoolSpec]:
+    """The [[pool]] tables, each checked: a pool name (not scratch), days 1-36500."""
+    from tapesched.media.labels import check_pool_name
+
+    pools: dict[str, PoolSpec] = {}
+    for index, entry in enumerate(entries, start=1):
+        name = entry.get("name")
+        shown = printable(name) if isinstance(name, str) and name.strip() else f"#{index}"
+        where = f"{source}: pool {shown}"
+        unknown = [key for key in entry if key not in POOL_FIELDS]
+        if unknown:
+            raise InvalidInput(
+                f"unknown field; accepted: {', '.join(POOL_FIELDS)}", field=f"{where}: {unknown[0]}"
+            )
+        for required in POOL_FIELDS:
+            if required not in entry:
+                raise InvalidInput("required", field=f"{where}: {required}")
+        if not isinstance(name, str):
+            raise InvalidInput(f"is {_kind(name)}; expected a pool name", field=f"{where}: name")
+        try:
+            check_pool_name(name)
+        except InvalidInput as error:
+            raise error.within(f"{where}: name") from None
+        days = entry["retention_days"]
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise InvalidInput(
+                f"is {_kind(days)}; expected whole days, 1-{MAX_RETENTION_DAYS}",
+                field=f"{where}: retention_days",
+            )
+        if not 1 <= days <= MAX_RETENTION_DAYS:
+            raise InvalidInput(
+                f"{days} is out of range; expected days, 1-{MAX_RETENTION_DAYS}",
+                field=f"{where}: retention_days",
+            )
+        if name in pools:
+            raise InvalidInput("defined twice in the file", field=f"{where}: name")
+        pools[name] = PoolSpec(name, days)
+    return list(pools.values())
+
+
+def apply_pools(db: Any, pools: list[PoolSpec], now: datetime, dry_run: bool = False) -> PoolPlan:
+    """Create the missing pools and set the retention of the others, in one transaction
+    (the caller's, if it has one); with `dry_run`, only say what would change. A pool
+    missing from the file is left alone."""
+    from tapesched.store import media as catalog
+
+    plan = PoolPlan()
+    with db.write():
+        for pool in pools:
+            found = catalog.get_pool(db, pool.name)
+            if found is None:
+                plan.created.append(pool.name)
+                if not dry_run:
+                    catalog.add_pool(db, pool.name, pool.retention_days, now)
+            elif found.retention_days != pool.retention_days:
+                plan.updated.append(pool.name)
+                if not dry_run:
+                    catalog.set_pool_retention(db, pool.name, pool.retention_days)
+            else:
+                plan.unchanged.append(pool.name)
+    return plan
 
 
 def _kind(value: Any) -> str:
@@ -93,9 +197,13 @@ def _spec(entry: dict[str, Any], host_zone: str) -> TaskSpec:
     return spec
 
 
-def export(tasks: list[Any]) -> str:
-    """Every task (in the order given) as TOML, in the form `apply` reads."""
-    blocks = []
+def export(tasks: list[Any], pools: Sequence[Any] = ()) -> str:
+    """Every pool, then every task (in the order given) as TOML, in the form `apply`
+    reads."""
+    blocks = [
+        f"[[pool]]\nname = {toml_value(pool.name)}\nretention_days = {pool.retention_days}"
+        for pool in pools
+    ]
     for task in tasks:
         lines = ["[[task]]"]
         for key in FIELDS:

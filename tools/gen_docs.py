@@ -6,7 +6,8 @@
 
 The COMMANDS and OPTIONS sections of the man page are generated from the command
 line parser (every command that is not hidden, its synopsis, its help and every
-option with its help), so a new command or option shows up on regeneration. So are,
+option with its help; the commands of a group such as `pool` as `pool add`, ...),
+so a new command or option shows up on regeneration. So are,
 from the code that has them, the action config keys (tapesched.actions.SCHEMAS and
 each action module's summary), the task file fields (tapesched.spec.FIELDS, their
 defaults from TaskSpec, the required ones from tapesched.taskfile.REQUIRED), the
@@ -253,6 +254,23 @@ def visible_commands(group: Any) -> list[tuple[str, Any]]:
     return [(name, command) for name, command in group.commands.items() if not command.hidden]
 
 
+def is_group(command: Any) -> bool:
+    """Whether a command is a group of commands (`pool`: `pool add`, `pool list`, ...)."""
+    return isinstance(getattr(command, "commands", None), dict)
+
+
+def all_commands(group: Any) -> list[tuple[str, Any]]:
+    """(name, command) of every command that is not hidden, in the parser's order, a
+    group's commands in its place, named by their path ("pool add")."""
+    found = []
+    for name, command in visible_commands(group):
+        if is_group(command):
+            found.extend((f"{name} {sub}", item) for sub, item in all_commands(command))
+        else:
+            found.append((name, command))
+    return found
+
+
 def options_of(command: Any) -> list[Any]:
     return [
         param
@@ -297,7 +315,7 @@ def argument_metavar(param: Any) -> tuple[str, bool]:
 def help_texts(group: Any) -> dict[str, str]:
     """The first help found for each long option name, over all commands."""
     found: dict[str, str] = {}
-    for _, command in visible_commands(group):
+    for _, command in all_commands(group):
         for param in options_of(command):
             if param.help:
                 found.setdefault(long_name(param), param.help)
@@ -382,7 +400,7 @@ def render_man(group: Any | None = None) -> str:
         ".ad l",
         ".nh",
     )
-    _name_synopsis_description(page)
+    _name_synopsis_description(page, group)
     _options(page, group)
     _commands(page, group)
     for section in (
@@ -402,7 +420,8 @@ def render_man(group: Any | None = None) -> str:
     return page.text()
 
 
-def _name_synopsis_description(page: Page) -> None:
+def _name_synopsis_description(page: Page, group: Any) -> None:
+    groups = [name for name, command in visible_commands(group) if is_group(command)]
     page.sh("NAME")
     page.raw(r"tapesched \- schedule tape backup jobs, driven by cron")
     page.sh("SYNOPSIS")
@@ -410,6 +429,15 @@ def _name_synopsis_description(page: Page) -> None:
         rf"{bold('tapesched')} [{bold('--db')}\~{italic('PATH')}] {italic('command')} "
         rf"[{italic('options')}] [{italic('arguments')}]",
         ".br",
+    )
+    if groups:
+        page.raw(
+            rf"{bold('tapesched')} [{bold('--db')}\~{italic('PATH')}] "
+            + "|".join(bold(name) for name in groups)
+            + rf" {italic('command')} [{italic('options')}] [{italic('arguments')}]",
+            ".br",
+        )
+    page.raw(
         rf"{bold('tapesched')} {italic('command')} {bold('--help')}",
         ".br",
         rf"{bold('tapesched --version')}",
@@ -434,6 +462,13 @@ def _name_synopsis_description(page: Page) -> None:
         error, __tapesched: what is wrong; what is accepted__, never a traceback, and
         leave the database unchanged."""
     )
+    page.para(
+        """Tape media: volumes (labelled cartridges) in pools, found in tape libraries
+        (a changer driven by **mtx**, or a virtual library in a folder) or in a drive, are
+        managed with the command groups **pool**, **library** and **media**, whose commands
+        are two words (**tapesched pool add**); **restore-points** lists what a recovery
+        can reach and the volumes it needs."""
+    )
 
 
 def _options(page: Page, group: Any) -> None:
@@ -455,7 +490,7 @@ def _commands(page: Page, group: Any) -> None:
         first=True,
     )
     shared_help = help_texts(group)
-    for name, command in visible_commands(group):
+    for name, command in all_commands(group):
         page.ss(name)
         page.raw(fill(synopsis(name, command)))
         for kind, text in help_blocks(command.help or command.short_help or ""):
@@ -732,8 +767,19 @@ def _task_files(page: Page) -> None:
         else:
             note = f"Default: {_toml_default(defaults.get(name))}."
         page.item(bold(name), inline(f"{FIELD_MEANINGS[name]} {note}"))
+    page.para(
+        """A file may also hold **[[pool]]** tables, the pools its backups name: **name**
+        (required; 1 to 32 letters, digits, ., _ or -, not scratch) and **retention_days**
+        (required; 1 to 36500). **apply** creates the missing pools and changes the
+        retention of the others; it never deletes a pool, not even with **--prune**.
+        **export** prints every pool before the tasks."""
+    )
     page.example(
         """
+[[pool]]
+name = "weekly"
+retention_days = 35
+
 [[task]]
 task_name = "weekly-full"
 schedule_type = "weekly"
@@ -793,8 +839,12 @@ def _exit_status(page: Page) -> None:
         ("0", "Done."),
         ("1", "The job or operation failed (**run --wait** of a failed job; **tick** problems)."),
         ("2", "Invalid usage or input."),
-        ("3", "No such task or execution."),
-        ("4", "Conflict: name taken, task already running, nothing to stop."),
+        ("3", "No such task, execution, pool, library or volume."),
+        (
+            "4",
+            "Conflict: name taken, task already running, nothing to stop, device busy, "
+            "pool in use, a labelled tape not to overwrite.",
+        ),
         ("5", "Storage unavailable: locked past the busy timeout, unwritable, corrupt."),
     ]:
         page.item(bold(code), inline(meaning))
@@ -828,7 +878,7 @@ def _files(page: Page) -> None:
         (
             "locks/",
             """__tick.lock__, __exec-<id>.lock__ (held by each runner for its life) and
-            __device-*.lock__ (one per tape drive or virtual tape).""",
+            __device-*.lock__ (one per tape drive, virtual tape or library).""",
         ),
         ("snapshots/", "GNU tar's incremental state, one file per backup chain."),
     ]
@@ -848,6 +898,21 @@ def _files(page: Page) -> None:
         ),
         ("000001.tar.sha256", "Its checksum, in **sha256sum -c** format."),
         ("tapesched-vtape.json", "The last number used, so numbers never repeat."),
+    ]:
+        page.item(italic(path), inline(" ".join(meaning.split())))
+    page.para("A directory used as a virtual library (**library add --path**) holds:")
+    for path, meaning in [
+        ("library.json", "Its name, slots, drives and cartridge capacity."),
+        (
+            "slots/001/, slots/002/, ...",
+            """A virtual cartridge per full slot: __cartridge.json__ (its barcode and
+            capacity) and its tape files __000000.tape__ (the label), __000001.tape__, ...""",
+        ),
+        (
+            "drives/0/cartridge/",
+            """The cartridge loaded in drive 0 (moved there from its slot; __drives/0/source__
+            names the slot).""",
+        ),
     ]:
         page.item(italic(path), inline(" ".join(meaning.split())))
 
@@ -942,6 +1007,23 @@ tapesched add prune --daily 04:00 \\
     --action cleanup --action-config '{"retention_days": 30}'
 """
     )
+    page.para(
+        """Volumes in a virtual library of four 1 GiB cartridges, labelled into a pool, a
+        weekly backup to that pool, and the points a recovery can reach:"""
+    )
+    page.example(
+        """
+tapesched pool add weekly --retention-days 35
+tapesched library add vlib --path /srv/vlib --slots 4 --capacity 1G
+tapesched library inventory vlib
+tapesched media label VLIB001 --pool weekly --library vlib --slot 1
+tapesched media label VLIB002 --pool scratch --library vlib --slot 2
+tapesched add weekly-media --weekly sun --at 01:00 --action backup \\
+    --action-config '{"source_paths": ["/srv/data"], "pool": "weekly", "library": "vlib"}'
+tapesched media list
+tapesched restore-points weekly-media
+"""
+    )
     page.para("Look at the tasks, try a schedule, run a task now and read its log:")
     page.example(
         """
@@ -1006,7 +1088,7 @@ WantedBy=timers.target
 
 def _see_also(page: Page) -> None:
     page.sh("SEE ALSO")
-    refs = ["cron(8)", "crontab(5)", "tar(1)", "mt(1)", "systemd.timer(5)"]
+    refs = ["cron(8)", "crontab(5)", "tar(1)", "mt(1)", "mtx(1)", "systemd.timer(5)"]
     page.raw(",\n".join(rf"{bold(ref.split('(')[0])}({ref.split('(')[1]}" for ref in refs))
 
 

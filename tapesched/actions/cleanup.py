@@ -242,9 +242,11 @@ def _recycle(context: JobContext, now: datetime) -> RecyclePlan:
         return RecyclePlan()
     backups = catalog.successful_backups(db)
     plan = plan_recycling(volumes, backups, _media_pieces(db, backups), now)
+    doomed = set(plan.backups_dropped)
     for label in plan.recycle:
         media.update_volume(db, label, {"state": "scratch", "updated_at": now})
-    media.delete_pieces(db, plan.backups_dropped)
+        doomed.update(media.executions_on(db, label))  # failed or lost runs' pieces too
+    media.delete_pieces(db, sorted(doomed))
     return plan
 
 

@@ -2,8 +2,9 @@
 
 Commands are grouped by what they act on: tasks (add, edit, delete, enable,
 disable), views of them (list, show, preview), runs (tick, run, stop, logs,
-output), the installation (init, status, apply, export, metrics,
-completion) and the catalog and its hosts (db, hosts). Options
+output), tape media (the groups pool, library and media, and restore-points), the
+installation (init, status, apply, export, metrics, completion) and the catalog and
+its hosts (db, hosts). Options
 that several commands share are declared once (options), and so are the
 schedule and action shorthands (shorthands). Heavy modules (rich, croniter,
 SQLAlchemy) are imported inside the commands that need them, so `--help` and
@@ -21,26 +22,41 @@ import typer
 from tapesched.cli import (  # noqa: F401 - each registers its commands
     admin,
     hosts,
+    libraries,
+    media,
     runs,
     tasks,
     views,
+    volumes,
 )
 from tapesched.cli.admin import COMPLETE_VAR
 from tapesched.cli.common import app, state_paths
+from tapesched.cli.options import HelpGroup
 from tapesched.entry import check_arguments, exit_on_os_error
 from tapesched.errors import EXIT_USAGE, TapeschedError, printable
 
 __all__ = ["app", "main"]
 
-# The order of `--help` and the man page: setting up, tasks, runs, files and monitoring.
+# The order of `--help` and the man page: setting up, tasks, runs, media, files and
+# monitoring. Command groups (pool, library, media) take their place here too.
 ORDER = (
     "init", "add", "list", "show", "edit", "delete", "enable", "disable", "preview", "status",
-    "tick", "_run", "run", "stop", "logs", "output", "apply", "export", "metrics", "hosts", "db",
-    "completion",
+    "tick", "_run", "run", "stop", "logs", "output", "pool", "library", "media",
+    "restore-points", "apply", "export", "metrics", "hosts", "db", "completion",
 )  # fmt: skip
-app.registered_commands.sort(
-    key=lambda command: ORDER.index(command.name or command.callback.__name__)
-)
+
+
+class _Ordered(HelpGroup):
+    """The tapesched group: its commands and command groups in ORDER (Typer would list
+    the groups after every command)."""
+
+    def __init__(self, *args: object, commands: dict | None = None, **kwargs: object) -> None:
+        if isinstance(commands, dict):
+            commands = dict(sorted(commands.items(), key=lambda item: ORDER.index(item[0])))
+        super().__init__(*args, commands=commands, **kwargs)  # type: ignore[arg-type]
+
+
+app.info.cls = _Ordered
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -184,7 +184,7 @@ def apply(
         typer.Option(
             "--prune",
             help="Delete tasks that are not in the file (names them; asks on a terminal, "
-            "else needs --yes).",
+            "else needs --yes). Pools are never deleted.",
         ),
     ] = False,
     yes: Annotated[
@@ -211,10 +211,15 @@ def apply(
     action_config = { source_paths = ["/srv/data"], device = "/dev/nst0" }
     timeout = 14400
 
+    [[pool]] tables (name, retention_days) create the pools the tasks name, or
+    change their retention; a pool is never deleted, not even by --prune.
+
     The whole file is checked first: any error names the task and the field,
     and nothing is applied. Each change is printed: created, updated (with the
     fields that change), deleted. 'tapesched export' prints this form.
     """
+    import contextlib
+
     from tapesched import taskfile, tasks
     from tapesched.clock import host_zone_name, utcnow
 
@@ -225,7 +230,7 @@ def apply(
         raise InvalidInput(f"{file}: cannot read it ({error.strerror})") from None
     except UnicodeDecodeError:
         raise InvalidInput(f"{file}: not UTF-8 text") from None
-    specs = taskfile.parse(text, file, host_zone_name())
+    pools, specs = taskfile.parse_file(text, file, host_zone_name())
 
     def plan_with(dry: bool) -> ApplyPlan:
         return tasks.apply_specs(
@@ -237,7 +242,14 @@ def apply(
             doomed = plan_with(True).deleted
             if doomed:
                 _confirm_prune(doomed)
-        plan = plan_with(dry_run)
+        # Pools and tasks in one transaction; but --prune stops the runs it deletes first,
+        # outside any transaction, so there the pools follow in a second one.
+        separate = prune and not dry_run
+        with contextlib.nullcontext() if separate else db.write():
+            pool_plan = None if separate else taskfile.apply_pools(db, pools, now(), dry_run)
+            plan = plan_with(dry_run)
+        if pool_plan is None:
+            pool_plan = taskfile.apply_pools(db, pools, now(), dry_run)
     changes = _plan_changes(plan)
     if json_out:
         print_json(
@@ -247,11 +259,20 @@ def apply(
                 "unchanged": plan.unchanged,
                 "deleted": plan.deleted,
                 "changes": changes,
+                "pools": {
+                    "created": pool_plan.created,
+                    "updated": pool_plan.updated,
+                    "unchanged": pool_plan.unchanged,
+                },
                 "dry_run": dry_run,
             }
         )
         return
     verbs = {"create": "created", "update": "updated", "delete": "deleted"}
+    for name in [*pool_plan.created, *pool_plan.updated]:
+        verb = "create" if name in pool_plan.created else "update"
+        fields = "" if verb == "create" else ": retention_days"
+        sys.stdout.write(f"{'would ' + verb if dry_run else verbs[verb]} pool {name}{fields}\n")
     for change in changes:
         verb = f"would {change['change']}" if dry_run else verbs[change["change"]]
         fields = f": {', '.join(change['fields'])}" if "fields" in change else ""
@@ -264,6 +285,15 @@ def apply(
     }
     verb = "would be " if dry_run else ""
     sys.stdout.write(", ".join(f"{n} {verb}{kind}" for kind, n in counts.items()) + "\n")
+    if pools:
+        pool_counts = {
+            "created": len(pool_plan.created),
+            "updated": len(pool_plan.updated),
+            "unchanged": len(pool_plan.unchanged),
+        }
+        sys.stdout.write(
+            "pools: " + ", ".join(f"{n} {verb}{kind}" for kind, n in pool_counts.items()) + "\n"
+        )
 
 
 def _plan_changes(plan: ApplyPlan) -> list[dict[str, object]]:
@@ -296,13 +326,15 @@ def _confirm_prune(doomed: list[str]) -> None:
 
 @app.command(cls=HelpCommand)
 def export() -> None:
-    """Print every task as TOML, in the form 'apply' reads."""
+    """Print every pool and every task as TOML, in the form 'apply' reads."""
     from tapesched import taskfile
+    from tapesched.store import media as catalog
     from tapesched.store import tasks as task_rows
 
     with open_db(create=False) as db, db.read():
         listed = task_rows.all_tasks(db, order="name")
-    sys.stdout.write(taskfile.export(listed))
+        pools = catalog.all_pools(db)
+    sys.stdout.write(taskfile.export(listed, pools))
 
 
 @app.command(cls=HelpCommand)

@@ -17,7 +17,7 @@ app = typer.Typer(
         "Schedule tape backup jobs. System cron calls 'tapesched tick' once a minute; "
         "due tasks run as detached jobs whose outcome is recorded.\n\n"
         "Exit codes: 0 done; 1 the job or operation failed; 2 invalid usage or input; "
-        "3 no such task or execution; 4 conflict; 5 storage unavailable."
+        "3 no such task, execution, pool, library or volume; 4 conflict; 5 storage unavailable."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -147,6 +147,13 @@ def complete_task(incomplete: str) -> list[str]:
         return []
 
 
+def _media_completion(name: str, incomplete: str) -> list[str]:
+    """Pool or library names from the catalog (tapesched.cli.media's completers)."""
+    from tapesched.cli import media
+
+    return getattr(media, name)(incomplete)
+
+
 def complete_zone(incomplete: str) -> list[str]:
     """IANA zone names (read from the zone database only when completing)."""
     from zoneinfo import available_timezones
@@ -284,7 +291,7 @@ ActionType = Annotated[
     typer.Option(
         "--action",
         metavar="ACTION",
-        help="backup, recovery, cleanup, health_check, retention_check or custom.",
+        help="backup, recovery, cleanup, health_check, retention_check, verify or custom.",
         autocompletion=complete_action,
     ),
 ]
@@ -300,6 +307,24 @@ Device = Annotated[
     str | None,
     typer.Option(
         "--device", metavar="DEVICE", help="Tape drive (/dev/nst0) or virtual tape directory."
+    ),
+]
+Pool = Annotated[
+    str | None,
+    typer.Option(
+        "--pool",
+        metavar="POOL",
+        help="Backup: write to this pool's labelled volumes (with --library or --device).",
+        autocompletion=lambda incomplete: _media_completion("complete_pool", incomplete),
+    ),
+]
+LibraryName = Annotated[
+    str | None,
+    typer.Option(
+        "--library",
+        metavar="LIBRARY",
+        help="Backup to a pool: the library holding its volumes.",
+        autocompletion=lambda incomplete: _media_completion("complete_library", incomplete),
     ),
 ]
 Level = Annotated[

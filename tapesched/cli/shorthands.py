@@ -229,6 +229,8 @@ ACTION_SHORTHANDS = {
     "from_task": ("from_task", "recovery"),
     "target": ("target_path", "recovery"),
     "retention_days": ("retention_days", None),
+    "pool": ("pool", "backup"),
+    "library": ("library", "backup"),
 }
 
 
@@ -281,10 +283,12 @@ def action_shorthands(
     from_task: str | None,
     target: str | None,
     retention_days: int | None,
+    pool: str | None = None,
+    library: str | None = None,
 ) -> dict[str, Any]:
     """The action shorthands, by option name (tapesched.cli.shorthands.ACTION_SHORTHANDS)."""
     return {
         "source": source, "device": device, "level": level, "compress": compress,
         "exclude": exclude, "command": command, "from_task": from_task, "target": target,
-        "retention_days": retention_days,
+        "retention_days": retention_days, "pool": pool, "library": library,
     }  # fmt: skip

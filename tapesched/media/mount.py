@@ -84,6 +84,7 @@ class Mounter:
         self.wait = wait
         self.now = now
         self.mounted: str | None = None
+        self.loaded = False  # this job loaded a tape into a library's drive
 
     # ------------------------------------------------------------------ reading
 
@@ -127,6 +128,8 @@ class Mounter:
             found = self._read_label()
             self._check_is(found, volume)
         else:
+            if self.mounted is not None and self.mounted in exclude:
+                self.where.drive.eject()  # the volume this run filled: out it goes
             wanted = self._wanted(pool, exclude)
             volume = self._await(lambda found: self._writable(found, pool, exclude), wanted)
             self._place(volume.label, None, self.where.drive_name)
@@ -170,7 +173,11 @@ class Mounter:
                 "backups on it; refusing to overwrite it"
             )
         now = self.now()
-        label = Label.new(volume.label, pool.name, now)
+        # The same uuid: the cartridge stays the one this catalog labelled, so a crash
+        # between the tape's label and the catalog's row leaves a volume still accepted
+        # (a scratch volume's pool on tape is not held against it) and relabelled again.
+        fresh = Label.new(volume.label, pool.name, now)
+        label = Label(volume.label, pool.name, volume.uuid or fresh.uuid, fresh.labelled_at)
         self.log(f"labelling scratch volume {volume.label} into pool {pool.name}")
         self.where.drive.write_label(label)
         changes = {
@@ -259,6 +266,7 @@ class Mounter:
         if bay is None:
             raise TapeError(f"library {library.name} has no drive {self.where.index}")
         if bay.full and bay.barcode == tag:
+            self.loaded = True
             self._place(volume.label, None, self.where.drive_name)
             return
         if bay.full:
@@ -279,13 +287,14 @@ class Mounter:
             )
         self.log(f"loading volume {volume.label} from slot {slot} into drive {self.where.index}")
         library.load(slot, self.where.index)
+        self.loaded = True
         self._place(volume.label, None, self.where.drive_name)
 
     def release(self) -> None:
-        """At the end of a job: a library's drive goes back to its slot; a standalone
-        drive keeps its tape."""
+        """At the end of a job: a library's drive goes back to its slot (whatever the job
+        loaded, the right volume or not); a standalone drive keeps its tape."""
         library = self.where.library
-        if library is None or self.mounted is None:
+        if library is None or not self.loaded:
             return
         inventory = library.inventory()
         bay = next((bay for bay in inventory.drives if bay.index == self.where.index), None)
@@ -295,8 +304,12 @@ class Mounter:
         if slot is None:
             return
         library.unload(slot, self.where.index)
-        self._place(self.mounted, slot, None)
+        if bay.barcode:
+            self._place_tag(bay.barcode, slot)
+        elif self.mounted is not None:
+            self._place(self.mounted, slot, None)
         self.mounted = None
+        self.loaded = False
 
     def _place(self, label: str, slot: int | None, drive: str | None) -> None:
         with self.db.write():

@@ -285,7 +285,7 @@ def broken_words(widths: tuple[int, ...]) -> list[tuple[int, str, str]]:
     group = gen_docs.cli_group()
     broken = []
     for width in widths:
-        for name, command in gen_docs.visible_commands(group):
+        for name, command in gen_docs.all_commands(group):
             context = command.context_class(
                 command, info_name=f"tapesched {name}", terminal_width=width,
                 max_content_width=width,
@@ -323,14 +323,15 @@ def unroff(text: str) -> str:
 
 
 def command_sections(man_text: str) -> dict[str, str]:
-    """Under .SH COMMANDS: each .SS (or .TP) heading's first word and the text below it."""
+    """Under .SH COMMANDS: each .SS heading (a command, or a group's command: "pool add")
+    and the text below it."""
     match = re.search(r"^\.SH COMMANDS\n(.*?)(?=^\.SH )", man_text, flags=re.M | re.S)
     assert match, "no COMMANDS section"
     sections: dict[str, str] = {}
     heading = None
     for line in unroff(match.group(1)).split("\n"):
         if line.startswith(".SS "):
-            heading = line[4:].strip('"').split()[0]
+            heading = " ".join(line[4:].strip('"').split())
             sections[heading] = ""
         elif heading is not None:
             sections[heading] += line + "\n"
@@ -344,12 +345,11 @@ def tagged_lines(section: str) -> list[str]:
 
 
 def missing_from_man(group: typer.core.TyperGroup, man_text: str) -> list[str]:
-    """Every visible command and option of the parser that the page does not document."""
+    """Every visible command (a group's commands included) and option of the parser that
+    the page does not document."""
     sections = command_sections(man_text)
     missing = []
-    for name, command in group.commands.items():
-        if command.hidden:
-            continue
+    for name, command in gen_docs.all_commands(group):
         if name not in sections:
             missing.append(f"command {name}")
             continue
@@ -367,8 +367,19 @@ def missing_from_man(group: typer.core.TyperGroup, man_text: str) -> list[str]:
 def test_every_command_and_option_is_in_the_man_page() -> None:
     group = gen_docs.cli_group()
     visible = [name for name, command in group.commands.items() if not command.hidden]
-    assert {"add", "tick", "completion"} <= set(visible)
+    assert {"add", "tick", "completion", "pool", "media", "restore-points"} <= set(visible)
+    documented = [name for name, _ in gen_docs.all_commands(group)]
+    assert {"pool add", "library inventory", "media label"} <= set(documented)
+    assert "pool" not in documented  # a group is documented by its commands
     assert missing_from_man(group, MAN.read_text(encoding="utf-8")) == []
+
+
+def test_a_group_command_missing_from_the_page_fails_the_check() -> None:
+    committed = MAN.read_text(encoding="utf-8")
+    without = committed.replace('.SS "pool edit"\n', '.SS "pool gone"\n')
+    assert without != committed
+    missing = missing_from_man(gen_docs.cli_group(), without)
+    assert "command pool edit" in missing
 
 
 def test_hidden_commands_stay_out_of_the_man_page() -> None:
@@ -419,6 +430,22 @@ def home_with_task(tmp_path: Path) -> Path:
     done = cli("add", "nightly", "--daily", "02:00", "--command", "true", env=clean_env(home))
     assert done.returncode == 0, done.stderr
     return home
+
+
+@pytest.fixture
+def home_with_media(home_with_task: Path, tmp_path: Path) -> Path:
+    """The state folder with a task, a pool, a virtual library and a volume, so that every
+    completion of a name (task, pool, library, volume) has something to offer."""
+    env = clean_env(home_with_task)
+    for args in (
+        ["pool", "add", "weekly", "--retention-days", "35"],
+        ["library", "add", "vlib", "--path", str(tmp_path / "vlib"), "--slots", "2",
+         "--capacity", "64K"],
+        ["media", "label", "VLIB001", "--pool", "weekly", "--library", "vlib", "--slot", "1"],
+    ):  # fmt: skip
+        done = cli(*args, env=env)
+        assert done.returncode == 0, (args, done.stderr)
+    return home_with_task
 
 
 @pytest.fixture
@@ -564,13 +591,14 @@ def test_completion_completes_the_shell_names(home_with_task: Path, shim: Path) 
         pytest.skip("none of bash, zsh, fish is installed")
 
 
-def test_every_value_completion_answers(home_with_task: Path) -> None:
-    """Each option or argument that completes values (added by anyone) offers some for an
-    empty word, through the protocol the generated scripts use, without an error."""
+def test_every_value_completion_answers(home_with_media: Path) -> None:
+    """Each option or argument that completes values (added by anyone, in a group's commands
+    too) offers some for an empty word, through the protocol the generated scripts use,
+    without an error."""
     group = gen_docs.cli_group()
     seen: set[tuple[str, ...]] = set()
     asked = 0
-    for name, command in gen_docs.visible_commands(group):
+    for name, command in gen_docs.all_commands(group):
         positional = [p for p in command.params if p.param_type_name == "argument"]
         for param in command.params:
             completes = getattr(param, "_custom_shell_complete", None) is not None or getattr(
@@ -586,7 +614,7 @@ def test_every_value_completion_answers(home_with_task: Path) -> None:
                 f"{param.opts[0]} " if param.param_type_name == "option" else ""
             )
             env = clean_env(
-                home_with_task,
+                home_with_media,
                 _TAPESCHED_COMPLETE="complete_bash",
                 COMP_WORDS=words,
                 COMP_CWORD=str(len(words.split())),
@@ -595,4 +623,25 @@ def test_every_value_completion_answers(home_with_task: Path) -> None:
             asked += 1
             assert done.returncode == 0 and done.stderr == "", (words, done.stderr)
             assert done.stdout.split(), f"{words!r} completes nothing"
-    assert asked >= 2  # at least the task names and the shells
+    assert asked >= 6  # at least tasks, shells, pools, libraries, volumes, volume states
+
+
+def test_group_commands_and_media_names_complete(home_with_media: Path) -> None:
+    env = clean_env(home_with_media, _TAPESCHED_COMPLETE="complete_bash")
+    for words, expected in [
+        ("tapesched pool ", ["add", "list", "edit", "delete"]),
+        ("tapesched pool edit w", ["weekly"]),
+        ("tapesched media list --pool ", ["weekly", "scratch"]),
+        ("tapesched media show V", ["VLIB001"]),
+        ("tapesched library inventory ", ["vlib"]),
+        ("tapesched media list --state f", ["full"]),
+    ]:
+        done = cli(
+            env={
+                **env,
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+            }
+        )
+        assert done.returncode == 0, (words, done.stderr)
+        assert done.stdout.split() == expected, (words, done.stdout)
