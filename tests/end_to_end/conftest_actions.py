@@ -148,8 +148,10 @@ class Harness:
     """Runs actions in this process against a real state folder and database, with a
     clock the test sets, and records outcomes the way the runner does."""
 
-    def __init__(self, home: Path) -> None:
-        self.paths = StatePaths(home=home, db=home / "tapesched.db")
+    def __init__(self, home: Path, db: Any = None) -> None:
+        """`db`: the catalog (a path or a DatabaseURL); the state folder's SQLite file if
+        None."""
+        self.paths = StatePaths(home=home, db=db if db is not None else home / "tapesched.db")
         self.db = open_database(self.paths)
         self.clock = datetime.now(UTC)
         self.timeout: float | None = None

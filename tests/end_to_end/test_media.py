@@ -25,35 +25,30 @@ CAPACITY = "2M"
 SLOTS = 8
 
 
-def cli_json(home: Path, *args: str) -> Any:
-    done = support.cli(home, *args, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def ok(home: Path, *args: str) -> str:
-    done = support.cli(home, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 class Site:
-    def __init__(self, root: Path) -> None:
+    """A state folder, a catalog (the SQLite file in it, or a PostgreSQL database), a pool
+    `weekly`, a virtual library `vlib` with five volumes labelled into the scratch pool,
+    a source tree larger than one cartridge, and a full and an incremental task."""
+
+    def __init__(self, root: Path, db: Any = None) -> None:
         self.root = root
         self.home = root / "home"
         self.library = root / "vlib"
         self.source = root / "data"
-        ok(self.home, "init")
-        ok(self.home, "pool", "add", "weekly", "--retention-days", "7")
+        self.db = db
+        extra = {"TAPESCHED_DB": db.arg} if db is not None else {}
+        self.env = support.cli_env(self.home, **extra)
+        ok(self, "init")
+        ok(self, "pool", "add", "weekly", "--retention-days", "7")
         ok(
-            self.home,
+            self,
             "library", "add", "vlib", "--path", str(self.library),
             "--slots", str(SLOTS), "--capacity", CAPACITY,
         )  # fmt: skip
-        ok(self.home, "library", "inventory", "vlib")
+        ok(self, "library", "inventory", "vlib")
         for slot in range(1, 6):
             ok(
-                self.home,
+                self,
                 "media", "label", f"VLIB{slot:03d}", "--pool", "scratch",
                 "--library", "vlib", "--slot", str(slot),
             )  # fmt: skip
@@ -69,15 +64,24 @@ class Site:
             "library": "vlib",
             "task_type": level,
         }
-        support.add(self.home, name, "backup", config)
+        self.add(name, "backup", config)
+
+    def add(self, name: str, action: str, config: dict[str, Any], *options: str) -> None:
+        options = options or ("--every", "1d")
+        ok(self, "add", name, "--action", action, "--action-config", json.dumps(config), *options)
+
+    def execute(self, name: str) -> tuple[int, dict[str, Any]]:
+        done = support.cli(self.home, "run", name, "--wait", "--json", env=self.env)
+        assert done.returncode in (0, 1), done.stderr
+        return done.returncode, json.loads(done.stdout)
 
     def run(self, name: str) -> dict[str, Any]:
-        code, execution = support.run(self.home, name)
+        code, execution = self.execute(name)
         assert code == 0, (execution["error_message"], self.log(execution))
         return execution
 
     def fail(self, name: str) -> dict[str, Any]:
-        code, execution = support.run(self.home, name)
+        code, execution = self.execute(name)
         assert code == 1, self.log(execution)
         assert execution["status"] == "failed"
         return execution
@@ -86,12 +90,22 @@ class Site:
         return Path(execution["log_path"]).read_text(errors="replace")
 
     def volume(self, label: str) -> dict[str, Any]:
-        return cli_json(self.home, "media", "show", label)["volume"]
+        return cli_json(self, "media", "show", label)["volume"]
 
     def recover(self, name: str, target: Path, point: str = "latest") -> dict[str, Any]:
         config = {"from_task": "full", "target_path": str(target), "point": point}
-        support.add(self.home, name, "recovery", config)
+        self.add(name, "recovery", config)
         return self.run(name)
+
+
+def ok(site: Site, *args: str) -> str:
+    done = support.cli(site.home, *args, env=site.env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def cli_json(site: Site, *args: str) -> Any:
+    return json.loads(ok(site, *args, "--json"))
 
 
 @pytest.fixture
@@ -108,7 +122,10 @@ def _tape_files(library: Path, label: str) -> Path:
     raise AssertionError(f"{label} is not in a slot")
 
 
-def test_spanning_chain_restores_every_point_and_recycles_only_when_expired(site: Site) -> None:
+def test_spanning_chain_restores_every_point_and_recycles_only_when_expired(
+    tmp_path: Path, backend: Any
+) -> None:
+    site = Site(tmp_path, backend)
     full = site.run("full")
     assert len(full["result"]["volumes"]) >= 2, full["result"]
     first = full["result"]["volumes"][0]
@@ -127,12 +144,12 @@ def test_spanning_chain_restores_every_point_and_recycles_only_when_expired(site
     latest_state = support.tree_state(site.source)
     site.run("incr")
 
-    points = cli_json(site.home, "restore-points", "full")
+    points = cli_json(site, "restore-points", "full")
     assert [point["level"] for point in points] == [0, 1, 2]
     middle, latest = points[1], points[2]
     assert latest["backups"] == [point["execution_id"] for point in points]
     assert latest["volumes"][: len(full["result"]["volumes"])] == full["result"]["volumes"]
-    table = ok(site.home, "restore-points", "full")
+    table = ok(site, "restore-points", "full")
     assert all(point["execution_id"][:8] in table for point in points)
 
     restored = site.recover("restore-latest", site.root / "latest")
@@ -146,7 +163,7 @@ def test_spanning_chain_restores_every_point_and_recycles_only_when_expired(site
     # hold only the older restore set (a second full starts a newer one).
     site.backup("full-again", "full")
     second = site.run("full-again")
-    harness = support.Harness(site.home)
+    harness = support.Harness(site.home, backend.location)
     harness.add("clean", "cleanup", {"retention_days": 365})
     harness.clock += timedelta(days=3)
     early = harness.run("clean")
@@ -165,16 +182,16 @@ def test_spanning_chain_restores_every_point_and_recycles_only_when_expired(site
         assert site.volume(label)["state"] in ("append", "full")
     # The newer set's volumes have expired too, but hold the newest restore point.
     assert {item["volume"] for item in late.result["volumes_kept"]} == second_set
-    remaining = cli_json(site.home, "restore-points", "full")
+    remaining = cli_json(site, "restore-points", "full")
     assert [point["execution_id"] for point in remaining] == [second["execution_id"]]
 
 
 def test_verify_finds_a_corrupted_piece_and_a_restore_of_it_changes_nothing(site: Site) -> None:
     full = site.run("full")
-    support.add(site.home, "check", "verify", {"from_task": "full"})
+    site.add("check", "verify", {"from_task": "full"})
     assert site.run("check")["result"]["pieces_checked"] == len(full["result"]["pieces"])
     drill = {"from_task": "full", "restore_test": True}
-    support.add(site.home, "drill", "verify", drill)
+    site.add("drill", "verify", drill)
     assert site.run("drill")["result"]["archives"][0]["files"] == full["result"]["files"]
 
     piece = full["result"]["pieces"][-1]
@@ -186,13 +203,13 @@ def test_verify_finds_a_corrupted_piece_and_a_restore_of_it_changes_nothing(site
     failed = site.fail("check")
     assert "checksum mismatch" in failed["error_message"]
     assert f"volume {piece['volume']}, tape file {piece['file_number']}" in failed["error_message"]
-    support.add(site.home, "by-volume", "verify", {"volume": piece["volume"]})
+    site.add("by-volume", "verify", {"volume": piece["volume"]})
     assert "checksum mismatch" in site.fail("by-volume")["error_message"]
 
     target = site.root / "target"
     target.mkdir()
     config = {"from_task": "full", "target_path": str(target)}
-    support.add(site.home, "restore", "recovery", config)
+    site.add("restore", "recovery", config)
     refused = site.fail("restore")
     assert "nothing was restored" in refused["error_message"]
     assert list(target.iterdir()) == []
@@ -213,11 +230,7 @@ def test_wrong_or_unlabelled_volumes_are_refused_before_writing(site: Site) -> N
     (drive / "cartridge").mkdir(parents=True)
     shutil.copyfile(one / "cartridge.json", drive / "cartridge" / "cartridge.json")
     config = {"source_paths": [str(site.source)], "pool": "weekly", "device": str(drive)}
-    done = support.cli(
-        site.home, "add", "standalone", "--action", "backup", "--action-config",
-        json.dumps(config), "--every", "1d", "--device-wait", "1",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    site.add("standalone", "backup", config, "--every", "1d", "--device-wait", "1")
     failed = site.fail("standalone")
     assert "holds an unlabelled tape" in failed["error_message"]
     assert "wanted an append or scratch volume of pool weekly" in failed["error_message"]
@@ -232,7 +245,7 @@ def _standalone(site: Site, name: str, capacity: int, **extra: Any) -> Path:
     drive = site.root / name
     drive.mkdir()
     create_cartridge(drive / "cartridge", f"{name.upper()}1", capacity)
-    ok(site.home, "media", "label", f"{name.upper()}1", "--pool", "scratch", "--device", str(drive))
+    ok(site, "media", "label", f"{name.upper()}1", "--pool", "scratch", "--device", str(drive))
     config = {
         "source_paths": [str(site.source)],
         "pool": "weekly",
@@ -240,11 +253,7 @@ def _standalone(site: Site, name: str, capacity: int, **extra: Any) -> Path:
         "compression_enabled": True,
         **extra,
     }
-    done = support.cli(
-        site.home, "add", name, "--action", "backup", "--action-config", json.dumps(config),
-        "--every", "1d", "--device-wait", "1",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    site.add(name, "backup", config, "--every", "1d", "--device-wait", "1")
     return drive
 
 
@@ -284,7 +293,7 @@ def test_a_standalone_drive_writes_what_an_operator_loaded_and_asks_for_more(sit
         "paths": [str(site.source / "deep")],
         "overwrite": True,
     }
-    support.add(site.home, "restore-some", "recovery", config)
+    site.add("restore-some", "recovery", config)
     assert site.run("restore-some")["result"]["volumes"] == ["BIG1"]
     restored = support.restored(target, site.source)
     assert sorted(path.name for path in restored.iterdir()) == ["deep"]
