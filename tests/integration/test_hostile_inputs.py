@@ -89,7 +89,12 @@ JSON_TEXT = st.one_of(
          '{"datetime": "9999-12-31 23:59:59"}', '{"datetime": "0001-01-01 00:00"}',
          '{"time": "25:00"}', '{"cron": "0 0 31 2 *"}', '{"day_of_week": [0, 0, 99]}',
          '{"source_paths": ["/srv/\\udcff"], "device": "/srv/t"}',
-         '{"from_task": "nightly", "target_path": "/tmp/x"}']
+         '{"from_task": "nightly", "target_path": "/tmp/x"}',
+         '{"source_paths": ["/srv"], "pool": "../x", "library": "vlib"}',
+         '{"source_paths": ["/srv"], "pool": "weekly", "library": "vlib", "drive": 99}',
+         '{"source_paths": ["/srv"], "pool": "scratch", "device": "/srv/d"}',
+         '{"source_paths": ["/srv"], "library": "vlib"}', '{"volume": "VLIB001\\n"}',
+         '{"from_task": "nightly", "volume": "VLIB001"}', '{"volume": "x", "restore_test": 1}']
     ),
     HOSTILE_TEXT,
 )  # fmt: skip
@@ -155,23 +160,36 @@ def value_for(option: str) -> st.SearchStrategy[str]:
     return st.one_of(focused, focused, CLASSES, HOSTILE_TEXT)
 
 
+# Options that name a place on this machine where a library or a label is made: tried by
+# test_media_places_stay_in_their_folder, under the test's folder only.
+SKIPPED_HERE = {"library add": {"--path", "--changer", "--drive"}, "media label": {"--device"}}
+
+
 def commands() -> dict[str, list[tuple[str, bool]]]:
-    """Each command the command line has, with its options as (option, takes a value)."""
+    """Each command the command line has (a group's as "group command"), with its options
+    as (option, takes a value)."""
     from tapesched.cli import app
 
-    group = typer.main.get_command(app)
     found = {}
-    for name, command in group.commands.items():
-        if name in SKIPPED_COMMANDS:
-            continue
-        options = []
-        for param in command.params:
-            if param.param_type_name != "option":
+
+    def walk(group, prefix: str) -> None:  # noqa: ANN001 - a click group
+        for name, command in group.commands.items():
+            full = f"{prefix}{name}"
+            if name in SKIPPED_COMMANDS:
                 continue
-            for option in param.opts + list(param.secondary_opts):
-                if option not in SKIPPED_OPTIONS:
-                    options.append((option, not param.is_flag))
-        found[name] = options
+            if hasattr(command, "commands"):
+                walk(command, f"{full} ")
+                continue
+            options = []
+            for param in command.params:
+                if param.param_type_name != "option":
+                    continue
+                for option in param.opts + list(param.secondary_opts):
+                    if option not in SKIPPED_OPTIONS | SKIPPED_HERE.get(full, set()):
+                        options.append((option, not param.is_flag))
+            found[full] = options
+
+    walk(typer.main.get_command(app), "")
     return found
 
 
@@ -195,6 +213,12 @@ def world(run_cli, home, tmp_path, monkeypatch):
         ["add", "hourly", "--every", "1h", "--command", "true"],
         ["add", "prune", "--action", "cleanup", "--retention-days", "30", "--weekly", "sun",
          "--at", "04:00"],
+        ["pool", "add", "weekly", "--retention-days", "7"],
+        ["library", "add", "vlib", "--path", str(tmp_path / "vlib"), "--slots", "3",
+         "--capacity", "1M"],
+        ["media", "label", "VLIB001", "--pool", "scratch", "--library", "vlib", "--slot", "1"],
+        ["add", "to-pool", "--daily", "05:00", "--source", str(data), "--pool", "weekly",
+         "--library", "vlib"],
     ]  # fmt: skip
     for args in setup:
         assert run_cli(*args).code == 0, args
@@ -210,19 +234,25 @@ def ran(run_cli, world):
 
 
 def refs(world: dict) -> st.SearchStrategy[str]:
-    known = ["nightly", "restore", "hourly", "prune", "1", "2", "3", "4", "99"]
+    known = ["nightly", "restore", "hourly", "prune", "to-pool", "1", "2", "3", "4", "99"]
     return st.one_of(st.sampled_from(known), HOSTILE_TEXT, HUGE_NUMBER)
+
+
+def media_names(*known: str) -> st.SearchStrategy[list[str]]:
+    """A pool, library or volume name: a known one, a fresh one, or hostile."""
+    fresh = st.sampled_from(["fresh", "VLIB002", "a.b_c-d", "scratch", "x" * 33])
+    return st.one_of(st.sampled_from(known), fresh, HOSTILE_TEXT, CLASSES).map(lambda n: [n])
 
 
 SCHEDULE_OPTIONS = {"--schedule-type", "--schedule-config", "--once", "--every", "--daily",
                     "--weekly", "--monthly", "--yearly", "--cron", "--at"}  # fmt: skip
 ACTION_OPTIONS = {"--action", "--action-config", "--source", "--device", "--level",
                   "--compress", "--exclude", "--command", "--from-task", "--target",
-                  "--retention-days"}  # fmt: skip
+                  "--retention-days", "--pool", "--library"}  # fmt: skip
 SCHEDULE_TYPES = st.sampled_from(["once", "interval", "daily", "weekly", "monthly", "yearly",
                                   "cron"]) | HOSTILE_TEXT  # fmt: skip
 ACTION_TYPES = st.sampled_from(["custom", "backup", "recovery", "cleanup", "health_check",
-                                "retention_check"]) | HOSTILE_TEXT  # fmt: skip
+                                "retention_check", "verify"]) | HOSTILE_TEXT  # fmt: skip
 
 
 def arguments(world: dict, tmp_path: Path, name: str, options: list) -> st.SearchStrategy:
@@ -251,6 +281,15 @@ def arguments(world: dict, tmp_path: Path, name: str, options: list) -> st.Searc
             st.sampled_from(["bash", "zsh", "fish"]), HOSTILE_TEXT, CLASSES
         ).map(lambda item: [item]),
         "tick": st.just(["--dry-run"]),
+        "restore-points": ref.map(lambda item: [item]),
+        "pool add": media_names("weekly"),
+        "pool edit": media_names("weekly"),
+        "pool delete": media_names("weekly"),
+        "library add": media_names("vlib"),
+        "library inventory": media_names("vlib"),
+        "media label": media_names("VLIB001"),
+        "media show": media_names("VLIB001"),
+        "media retire": media_names("VLIB001"),
     }
     head = heads.get(name, st.just([]))
 
@@ -280,7 +319,9 @@ def arguments(world: dict, tmp_path: Path, name: str, options: list) -> st.Searc
         else st.just([])
     )
     extra = st.sampled_from([[], [], [], ["--bogus"], ["-z"], ["--", "-x"], ["--json=1"]])
-    return st.tuples(head, chosen, extra).map(lambda parts: [name, *parts[0], *parts[1], *parts[2]])
+    return st.tuples(head, chosen, extra).map(
+        lambda parts: [*name.split(" "), *parts[0], *parts[1], *parts[2]]
+    )
 
 
 def verdict(args: list[str], result, before: list[str], after: list[str]) -> str | None:
@@ -402,6 +443,32 @@ def test_metrics_textfile_stays_in_its_folder(run_cli, world, tmp_path):
     strategy = names.map(lambda name: ["metrics", "--textfile", str(folder / name)])
     trial(run_cli, world, "metrics --textfile", strategy, 20)
     assert all(path.parent == folder for path in folder.rglob("*"))
+
+
+def test_media_places_stay_in_their_folder(run_cli, world, tmp_path):
+    """library add --path/--changer/--drive and media label --device with any name, always
+    under the test's folder: refused in one line, or a library made there."""
+    names = st.text(NO_NUL.filter(lambda char: char != "/"), min_size=1, max_size=20).filter(
+        lambda name: name not in (".", "..")
+    )
+    folder = tmp_path / "places"
+    folder.mkdir()
+    counter = [0]
+
+    def command(parts: tuple[str, int]) -> list[str]:
+        counter[0] += 1
+        place = str(folder / f"{counter[0]}-{parts[0]}")
+        return [
+            ["library", "add", f"L{counter[0]}", "--path", place, "--slots", "2"],
+            ["library", "add", f"C{counter[0]}", "--changer", place, "--drive", place],
+            ["media", "label", f"M{counter[0]}", "--pool", "scratch", "--device", place],
+        ][parts[1]]
+
+    strategy = st.tuples(names, st.integers(0, 2)).map(command)
+    trial(run_cli, world, "media places", strategy, 30)
+    outside = [path for path in tmp_path.iterdir() if path.name not in (
+        "places", "data", "vlib", "home", "vtape", "restore")]  # fmt: skip
+    assert not [path for path in outside if path.suffix != ".toml"], outside
 
 
 def test_odd_database_paths(run_cli, world, tmp_path):
