@@ -144,7 +144,11 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
         "include_archives": (_bool, "true or false", False),
     },
     "health_check": {
-        "devices": (_string_items, "a list of tape drives or virtual-tape directories", False),
+        "devices": (
+            _string_items,
+            "a list of tape drives, virtual-tape directories or library:NAME",
+            False,
+        ),
         "min_free_mb": (_int_at_least(0), "a whole number of MiB, 0 or more", False),
     },
     "retention_check": {
@@ -267,6 +271,8 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
             warnings.append(f"target_path {target} exists and is not a directory")
     if action_type == "health_check":
         for device in config.get("devices", []):
+            if device.startswith("library:") and _volume(device.removeprefix("library:")):
+                continue  # a library (its inventory is checked)
             device_kind(device)
     return config, warnings
 

@@ -3,8 +3,10 @@
 Checks, each reported with ok and a detail: the state folder is writable and
 has min_free_mb free; the database passes PRAGMA quick_check; each device
 answers (a drive: `mt status`; a virtual tape: a writable directory with
-min_free_mb free); a tick ran in the last five minutes; no run was lost in
-the last day. The run fails if any check fails, with every check in the result.
+min_free_mb free; a library, `library:NAME`: its inventory answers, and each
+pool its backup tasks write has a volume left to write on there); a tick ran in
+the last five minutes; no run was lost in the last day. The run fails if any
+check fails, with every check in the result.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ def _database_check(context: JobContext) -> dict[str, Any]:
 
 def _device_check(context: JobContext, device: str, min_free_mb: int) -> dict[str, Any]:
     name = f"device {device}"
+    if device.startswith("library:"):
+        return _library_check(context, device.removeprefix("library:"), name)
     try:
         kind = device_kind(device)
     except InvalidInput as error:
@@ -130,6 +134,47 @@ def _device_check(context: JobContext, device: str, min_free_mb: int) -> dict[st
     number = tapes.parse_file_number(output)
     where = f"at file {number}" if number is not None else "position unknown"
     return check(name, True, f"mt status answered ({where})")
+
+
+def _library_check(context: JobContext, library: str, name: str) -> dict[str, Any]:
+    """A library answers its inventory, and every pool an enabled backup task writes
+    through it has a volume there to write on (else the next backup fails)."""
+    from tapesched.actions import volumes
+    from tapesched.media.library import open_library
+    from tapesched.store import media
+    from tapesched.store import tasks as task_rows
+
+    with context.db.read():
+        record = media.get_library(context.db, library)
+        pools = sorted(
+            {
+                task.action_config["pool"]
+                for task in task_rows.all_tasks(context.db, action_type="backup")
+                if task.enabled and task.action_config.get("library") == library
+                and isinstance(task.action_config.get("pool"), str)
+            }
+        )  # fmt: skip
+        writable = {pool: len(media.candidates(context.db, pool, library)) for pool in pools}
+    if record is None:
+        return check(name, False, f"library {library} is not in the catalog")
+    lock = process.FileLock(context.paths.device_lock(f"library:{library}"))
+    if not lock.acquire():
+        return check(name, True, "in use by a running job; not probed")
+    try:
+        found = open_library(record.name, record.kind, record.config, volumes.tool_runner(context))
+        inventory = found.inventory()
+    except ActionFailed as error:
+        return check(name, False, error.message)
+    finally:
+        lock.release()
+    full = sum(1 for slot in inventory.slots if slot.full)
+    empty = [pool for pool, count in writable.items() if count == 0]
+    detail = f"{len(inventory.slots)} slots, {full} full, {len(inventory.drives)} drives" + "".join(
+        f"; pool {pool}: {count} volumes to write on" for pool, count in writable.items()
+    )
+    if empty:
+        return check(name, False, detail + f"; label or recycle volumes for {', '.join(empty)}")
+    return check(name, True, detail)
 
 
 def _directory_check(name: str, directory: Path, min_free_mb: int) -> dict[str, Any]:

@@ -299,3 +299,19 @@ def test_a_standalone_drive_writes_what_an_operator_loaded_and_asks_for_more(sit
     assert sorted(path.name for path in restored.iterdir()) == ["deep"]
     assert support.tree_state(restored / "deep") == support.tree_state(site.source / "deep")
     assert (target / "keep").is_dir()
+
+
+def test_health_check_says_when_a_pool_has_no_volume_left_in_its_library(site: Site) -> None:
+    site.add("health", "health_check", {"min_free_mb": 0})
+
+    def library_check() -> dict[str, Any]:
+        _, execution = site.execute("health")  # no tick has run here: that check fails
+        checks = {item["name"]: item for item in execution["result"]["checks"]}
+        return checks["device library:vlib"]
+
+    good = library_check()
+    assert good["ok"] and "pool weekly: 5 volumes to write on" in good["detail"], good
+    for slot in range(1, 6):
+        ok(site, "media", "retire", f"VLIB{slot:03d}")
+    bad = library_check()
+    assert not bad["ok"] and "label or recycle volumes for weekly" in bad["detail"], bad
