@@ -242,12 +242,11 @@ def _restore_media(
         f"archive{'s' if len(plan) != 1 else ''}) into {target}; volumes needed, in order: "
         + ", ".join(needed)
     )
-    wait = float(getattr(context.task, "device_wait", 60) or 0)
     options = tapes.tar_features(context).extract_options(root=os.geteuid() == 0)
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
     staging = target / f".tapesched-restore-{context.execution_id}"
     try:
-        with tapes.hold_device(context, volumes.lock_name(last), wait):
+        with volumes.holding(context, plan):
             staging.mkdir(mode=0o700)
             volumes.restore_chain(context, plan, pieces, staging, options, result)
         volumes.move_into(staging, target, wanted)

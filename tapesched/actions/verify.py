@@ -71,17 +71,16 @@ def _verify_point(config: dict[str, Any], context: JobContext) -> dict[str, Any]
         f"verifying restore point {plan[-1].execution_id} of {task.task_name}: "
         f"{sum(len(archive) for archive in pieces)} pieces on {', '.join(result['volumes'])}"
     )
-    wait = float(getattr(context.task, "device_wait", 60) or 0)
-    with tapes.hold_device(context, volumes.lock_name(plan[-1].result), wait):
+    with volumes.holding(context, plan):
         if result["restore_test"]:
             _restore_test(context, plan, pieces, result)
         else:
-            mount = volumes.mounter(context, volumes.where_of(context, plan[-1]))
+            mounts = volumes.Mounts(context)
             try:
-                for archive in pieces:
-                    _check(context, mount, archive, result)
+                for item, archive in zip(plan, pieces, strict=True):
+                    _check(context, mounts(item), archive, result)
             finally:
-                mount.release()
+                mounts.release()
     context.log(f"verified {result['pieces_checked']} pieces, {result['bytes_checked']} bytes")
     return result
 

@@ -18,7 +18,7 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,10 +180,40 @@ def volumes_in_order(pieces: list[list[stream.Piece]]) -> list[str]:
     return labels
 
 
-def where_of(context: JobContext, item: Backup) -> Where:
+def place_of(item: Backup) -> dict[str, Any]:
     """Where a backup's volumes are read: the library or drive it was written through."""
-    config = {"library": item.result.get("library"), "device": item.result.get("device")}
-    return where_for(context.db, config, tool_runner(context))
+    return {"library": item.result.get("library"), "device": item.result.get("device")}
+
+
+@contextlib.contextmanager
+def holding(context: JobContext, plan: list[Backup]) -> Iterator[None]:
+    """Hold the lock of every library or drive the plan's archives were written through
+    (one, unless the chain's tasks write the pool through different places)."""
+    wait = float(getattr(context.task, "device_wait", 60) or 0)
+    with contextlib.ExitStack() as stack:
+        for name in sorted({lock_name(place_of(item)) for item in plan}):
+            stack.enter_context(tapes.hold_device(context, name, wait))
+        yield
+
+
+class Mounts:
+    """The mounters of a job reading a plan: one for each place its archives are in."""
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+        self.by_place: dict[str, Mounter] = {}
+
+    def __call__(self, item: Backup) -> Mounter:
+        place = place_of(item)
+        key = lock_name(place)
+        if key not in self.by_place:
+            where = where_for(self.context.db, place, tool_runner(self.context))
+            self.by_place[key] = mounter(self.context, where)
+        return self.by_place[key]
+
+    def release(self) -> None:
+        for mount in self.by_place.values():
+            _release(self.context, mount)
 
 
 def read_pieces(
@@ -262,11 +292,11 @@ def restore_chain(
     """Extract every archive of the plan, in order, into the (new, empty) staging folder;
     return each archive's listing. Raise ActionFailed (the staging folder is the caller's to
     remove) at the first tar failure or piece that does not match."""
-    where = where_of(context, plan[-1])
-    mount = mounter(context, where)
+    mounts = Mounts(context)
     listings = []
     try:
         for item, archive in zip(plan, pieces, strict=True):
+            mount = mounts(item)
             context.log(
                 f"extracting backup {item.execution_id} (level {item.result.get('level')}) "
                 f"from {', '.join(volumes_in_order([archive]))}"
@@ -285,7 +315,7 @@ def restore_chain(
             result["members_extracted"] += listing.members
             listings.append(listing)
     finally:
-        _release(context, mount)
+        mounts.release()
     return listings
 
 
