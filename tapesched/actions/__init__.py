@@ -111,7 +111,12 @@ MAX_HOURS = 24 * 3660
 SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
     "backup": {
         "source_paths": (_string_list, "a non-empty list of absolute paths", True),
-        "device": (_string, "a tape drive such as /dev/nst0 or a directory", False),
+        "device": (
+            _string,
+            "a tape drive such as /dev/nst0 or a directory (with a pool: where its volumes "
+            "are loaded)",
+            False,
+        ),
         "pool": (_pool, "the name of a pool (see 'tapesched pool add')", False),
         "library": (_volume, "the name of a library (see 'tapesched library add')", False),
         "drive": (_int_between(0, 63), "the index of one of the library's drives, 0-63", False),

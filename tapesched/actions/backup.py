@@ -1,7 +1,9 @@
-"""backup: GNU tar onto a tape drive or a virtual tape, full or incremental, one chain.
+"""backup: GNU tar onto a drive, a virtual tape or a pool's volumes, full or incremental.
 
-Full and incremental tasks over the same sources and device form one chain,
-named by chain_id(sources, device). The chain's tar snapshot is
+Full and incremental tasks over the same sources and device (or pool) form one
+chain, named by chain_id(sources, device or "pool:NAME"). With a pool, tar writes
+to a pipe and actions/volumes.py puts the archive on the pool's labelled volumes.
+The chain's tar snapshot is
 snapshots/<chain>.snar; a full starts it afresh (level 0), an incremental
 works on a copy, and the copy replaces the snapshot only once the archive is
 complete, so a failed or stopped run leaves the chain as it was.

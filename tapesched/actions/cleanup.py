@@ -1,4 +1,4 @@
-"""cleanup: prune execution history, output logs and (optionally) expired virtual-tape archives.
+"""cleanup: prune history, logs and (optionally) expired archives; recycle expired volumes.
 
 What is never removed:
 - a run in progress (its row or its log);
