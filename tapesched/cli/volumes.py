@@ -74,7 +74,7 @@ def media_label(
         str,
         typer.Argument(
             metavar="LABEL",
-            help="1-32 letters, digits, - or _ (in a library, by custom its barcode).",
+            help="1-32 letters, digits, - or _ (in a library, usually its barcode).",
         ),
     ],
     pool: Annotated[
