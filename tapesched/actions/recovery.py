@@ -93,6 +93,27 @@ def chain_backups(db: Database, chain: str) -> list[Backup]:
     ]
 
 
+def plan_for(db: Database, reference: str, point: str) -> tuple[Any, str | None, list[Backup]]:
+    """Given a backup task's name or id and a point, return the task, its chain and the
+    backups a restore to the point reads, in order; ActionFailed (field from_task) for a
+    task that is missing or no backup, or a point the chain cannot reach."""
+    with db.read():
+        try:
+            task = task_rows.find(db, reference)
+        except NotFound as error:
+            raise ActionFailed(error.message, field="from_task") from None
+        if task.action_type != "backup":
+            raise ActionFailed(
+                f"{task.task_name} is a {task.action_type} task, not a backup", field="from_task"
+            )
+        chain = backup.task_chain(task.action_config or {})
+        backups = chain_backups(db, chain) if chain else []
+    try:
+        return task, chain, restore_plan(backups, point)
+    except ValueError as error:
+        raise ActionFailed(f"chain {chain} of {task.task_name}: {error}") from None
+
+
 def wanted_members(paths: list[str]) -> list[str]:
     """Given the paths to restore (as backed up, /data/x, or as stored, data/x),
     return archive member names; raise ValueError for one that could leave the target."""
@@ -141,21 +162,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     except ValueError as error:
         raise ActionFailed(str(error)) from None
 
-    with context.db.read():
-        try:
-            task = task_rows.find(context.db, reference)
-        except NotFound as error:
-            raise ActionFailed(error.message, field="from_task") from None
-        if task.action_type != "backup":
-            raise ActionFailed(
-                f"{task.task_name} is a {task.action_type} task, not a backup", field="from_task"
-            )
-        chain = backup.task_chain(task.action_config or {})
-        backups = chain_backups(context.db, chain) if chain else []
-    try:
-        plan = restore_plan(backups, point)
-    except ValueError as error:
-        raise ActionFailed(f"chain {chain} of {task.task_name}: {error}") from None
+    task, chain, plan = plan_for(context.db, reference, point)
     device = plan[-1].result["device"]
     backend = plan[-1].result["backend"]
     if backend == "media":

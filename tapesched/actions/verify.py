@@ -19,13 +19,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tapesched.actions import backup, recovery, volumes
+from tapesched.actions import recovery, volumes
 from tapesched.actions import tape as tapes
-from tapesched.errors import ActionFailed, NotFound
+from tapesched.errors import ActionFailed
 from tapesched.job import JobContext
 from tapesched.media import stream
 from tapesched.store import media as media_rows
-from tapesched.store import tasks as task_rows
 from tapesched.store.catalog import Backup
 
 
@@ -36,23 +35,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
 
 
 def _verify_point(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    reference = str(config["from_task"])
-    db = context.db
-    with db.read():
-        try:
-            task = task_rows.find(db, reference)
-        except NotFound as error:
-            raise ActionFailed(error.message, field="from_task") from None
-        if task.action_type != "backup":
-            raise ActionFailed(
-                f"{task.task_name} is a {task.action_type} task, not a backup", field="from_task"
-            )
-        chain = backup.task_chain(task.action_config or {})
-        backups = recovery.chain_backups(db, chain) if chain else []
-    try:
-        plan = recovery.restore_plan(backups, "latest")
-    except ValueError as error:
-        raise ActionFailed(f"chain {chain} of {task.task_name}: {error}") from None
+    task, chain, plan = recovery.plan_for(context.db, str(config["from_task"]), "latest")
     result: dict[str, Any] = {
         "task": task.task_name,
         "chain_id": chain,
