@@ -28,6 +28,9 @@ from tapesched.errors import TapeError
 from tapesched.media.drive import EndOfMedium, PieceWriter
 
 CHUNK = 1 << 20
+# A drive returns one record per read(), and refuses a buffer smaller than the record: read
+# with room for the largest a backup may write (block_size 4096 x 512 bytes).
+READ_SIZE = 4096 * 512
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _POLL = 0.5  # seconds between checks (deadline, cancellation) while a pipe is idle
@@ -212,7 +215,7 @@ def read_stream(
         count = 0
         try:
             while True:
-                chunk = reader.read(CHUNK)
+                chunk = reader.read(READ_SIZE)
                 if not chunk:
                     break
                 digest.update(chunk)
