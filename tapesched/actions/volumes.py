@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def write_archive(
             media_rows.update_volume(
                 db,
                 volume.label,
-                {"retained_until": context.now() + _days(pool.retention_days)},
+                {"retained_until": context.now() + timedelta(days=pool.retention_days)},
             )
         used.append(volume.label)
         writer = where.drive.open_append()
@@ -134,12 +135,6 @@ def write_archive(
         _release(context, mount)
     result["archive_bytes"] = sum(piece["bytes"] for piece in result["pieces"])
     result["tape_file_number"] = result["pieces"][0]["file_number"] if result["pieces"] else None
-
-
-def _days(count: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=count)
 
 
 def _release(context: JobContext, mount: Mounter) -> None:

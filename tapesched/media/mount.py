@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tapesched.errors import NotFound, TapeError
@@ -333,10 +333,6 @@ def _first_empty(inventory: Any) -> int | None:
         (slot.number for slot in inventory.slots if not slot.full and not slot.import_export),
         None,
     )
-
-
-def retained_until(last_written: datetime, pool: PoolRecord) -> datetime:
-    return last_written + timedelta(days=pool.retention_days)
 
 
 def pool_of(db: Database, name: str) -> PoolRecord:
