@@ -39,7 +39,10 @@ class UTCDateTime(TypeDecorator):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_enabled_next_run_time", "enabled", "next_run_time"),)
+    __table_args__ = (
+        Index("ix_tasks_enabled_next_run_time", "enabled", "next_run_time"),
+        Index("ix_tasks_enabled_retry_at", "enabled", "retry_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     task_name: str = Field(index=True, unique=True, max_length=64)
@@ -72,6 +75,14 @@ class Task(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     # The host whose tick runs it (its drives and paths live there), or "any".
     host: str = Field(default="any", max_length=64, sa_column_kwargs={"server_default": "any"})
+    # Scheduling policies (0004): retries and the retry pending, hooks, the start window.
+    retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    retry_delay: int = Field(default=300, sa_column_kwargs={"server_default": "300"})
+    retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retry_attempt: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    hook_before: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    hook_after: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    start_window: str | None = Field(default=None, max_length=11)
 
 
 class Execution(SQLModel, table=True):
@@ -102,6 +113,8 @@ class Execution(SQLModel, table=True):
     # server's clock), a tick on any host marks the run lost.
     lease_expires: datetime | None = Field(default=None, sa_type=UTCDateTime)
     job_start: str | None = None  # the job's start time (from /proc), against pid reuse
+    attempt: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # in its series
+    level: str | None = Field(default=None, max_length=16)  # a manual run's backup level
 
 
 class Host(SQLModel, table=True):

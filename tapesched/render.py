@@ -20,12 +20,13 @@ TASK_FIELDS = (
     "last_run_time", "last_success_time", "last_failure_time", "total_runs",
     "success_runs", "failure_runs", "average_duration", "last_duration", "timeout",
     "misfire", "misfire_grace", "device_wait", "ping_url", "notify_command", "notify_on",
-    "created_at", "updated_at",
+    "retries", "retry_delay", "hook_before", "hook_after", "start_window", "retry_at",
+    "retry_attempt", "created_at", "updated_at",
 )  # fmt: skip
 EXECUTION_FIELDS = (
     "execution_id", "task_id", "trigger", "scheduled_for", "started_at", "completed_at",
     "duration", "status", "error_message", "result", "pid", "job_pid", "host", "log_path",
-    "lease_expires",
+    "lease_expires", "attempt", "level",
 )  # fmt: skip
 
 

@@ -8,16 +8,24 @@ message whichever door it came in by. Pure: no database, no clock.
 from __future__ import annotations
 
 import math
-import re
-import shlex
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from tapesched.actions import ACTION_TYPES, validate_action
 from tapesched.errors import InvalidInput, printable, undecodable
-from tapesched.hosts import check_name as check_host_name
+from tapesched.field_rules import (  # noqa: F401 - MAX_* and the policies: read by tests, cli
+    DEFAULT_RETRY_DELAY,
+    MAX_DEVICE_WAIT,
+    MAX_MISFIRE_GRACE,
+    MAX_RETRIES,
+    MAX_RETRY_DELAY,
+    MAX_TIMEOUT,
+    MISFIRE_POLICIES,
+    NOTIFY_ON,
+    RULES,
+    _whole,
+)
 from tapesched.schedule import is_past_once
 from tapesched.schedule_config import Schedule, validate, validate_zone
 
@@ -25,20 +33,10 @@ from tapesched.schedule_config import Schedule, validate, validate_zone
 FIELDS = (
     "task_name", "description", "enabled", "host", "schedule_type", "schedule_config", "timezone",
     "action_type", "action_config", "timeout", "misfire", "misfire_grace", "device_wait",
-    "ping_url", "notify_command", "notify_on",
+    "ping_url", "notify_command", "notify_on", "retries", "retry_delay", "hook_before",
+    "hook_after", "start_window",
 )  # fmt: skip
 SCHEDULE_FIELDS = ("schedule_type", "schedule_config", "timezone")
-MISFIRE_POLICIES = ("run_once", "skip")
-NOTIFY_ON = ("failure", "always")
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-# Bounds of the number fields: far inside what SQLite and date arithmetic hold, and past
-# any sane setting. A timeout or a grace of ten years means "none" in practice; a runner
-# that waits longer than a day for its drive is stuck (the tick keeps a task queued while
-# its drive is busy, without a runner waiting).
-MAX_TIMEOUT = 10 * 365 * 86400
-MAX_MISFIRE_GRACE = 10 * 365 * 86400
-MAX_DEVICE_WAIT = 86400
 # Lists and tables in a config nest at most this deep (the config itself is the first).
 MAX_DEPTH = 32
 # Whole numbers in a config: what SQLite and most JSON readers hold exactly.
@@ -73,6 +71,11 @@ class TaskSpec:
     # The host whose tick runs it, or "any"; None when not said: a new task then runs on
     # the host that adds it, and a changed one keeps its host.
     host: str | None = None
+    retries: int = 0
+    retry_delay: int = DEFAULT_RETRY_DELAY
+    hook_before: str | list[str] | None = None
+    hook_after: str | list[str] | None = None
+    start_window: str | None = None
 
     def values(self) -> dict[str, Any]:
         """The definition as the stored fields, in FIELDS order."""
@@ -121,6 +124,11 @@ class TaskChanges:
     notify_command: Any = UNSET
     notify_on: Any = UNSET
     host: Any = UNSET
+    retries: Any = UNSET
+    retry_delay: Any = UNSET
+    hook_before: Any = UNSET
+    hook_after: Any = UNSET
+    start_window: Any = UNSET
     # A new time of day for the current schedule, keeping its days (`edit --at 02:00`).
     schedule_time: Any = UNSET
 
@@ -140,147 +148,6 @@ class TaskChanges:
         return (
             bool(self.action_settings) or self.given("action_type") or self.given("action_config")
         )
-
-
-# --------------------------------------------------------------------------- field rules
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_name(value: Any) -> str:
-    """Task names: 1-64 of letters, digits, '.', '_', '-', not all digits (ids are)."""
-    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or value.isdigit():
-        raise InvalidInput(
-            f"{value!r} is not valid; expected 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit and not all digits",
-            field="task name",
-        )
-    return value
-
-
-def check_description(value: Any) -> str:
-    """One line of text: no newline, tab or other control character (it is shown in
-    tables and on terminals)."""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{value!r} is not text; expected a string", field="description")
-    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
-        raise InvalidInput(
-            f"{value!r} holds a control character (a newline, say); expected one line of text",
-            field="description",
-        )
-    return value
-
-
-def check_enabled(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInput(f"{value!r} is not true or false", field="enabled")
-    return value
-
-
-def check_timeout(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not _whole(value) or not 0 < value <= MAX_TIMEOUT:
-        raise InvalidInput(
-            f"{value!r} is not valid; expected a whole number of seconds, "
-            f"1-{MAX_TIMEOUT} (ten years)",
-            field="timeout",
-        )
-    return value
-
-
-def check_misfire(value: Any) -> str:
-    if value not in MISFIRE_POLICIES:
-        raise InvalidInput(f"{value!r} is unknown; expected run_once or skip", field="misfire")
-    return value
-
-
-def _seconds_up_to(name: str, most: int, words: str) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if not _whole(value) or not 0 <= value <= most:
-            raise InvalidInput(
-                f"{value!r} is not valid; expected a whole number of seconds, 0-{most} ({words})",
-                field=name,
-            )
-        return value
-
-    return check
-
-
-check_device_wait = _seconds_up_to("device_wait", MAX_DEVICE_WAIT, "a day")
-_grace = _seconds_up_to("misfire_grace", MAX_MISFIRE_GRACE, "ten years")
-
-
-def check_misfire_grace(value: Any) -> int | None:
-    return None if value is None else _grace(value)
-
-
-def check_ping_url(value: Any) -> str | None:
-    """An absolute http(s) URL with a host, in ASCII without spaces or control characters
-    (what a ping can be sent to; a query string is kept)."""
-    if value is None:
-        return None
-    from urllib.parse import urlsplit
-
-    valid = isinstance(value, str) and value.isascii() and value.isprintable() and " " not in value
-    if valid:
-        try:
-            parts = urlsplit(value)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            valid = valid and parts.port != 0 and not parts.fragment
-        except ValueError:  # a port that is not a number, a malformed IPv6 address
-            valid = False
-    if not valid:
-        raise InvalidInput(
-            f"{value!r} is not valid; expected an absolute http:// or https:// URL with a host "
-            "(no spaces), such as https://hc-ping.com/UUID",
-            field="ping_url",
-        )
-    return value
-
-
-def check_notify_command(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        if not isinstance(value, str) or not shlex.split(value):
-            raise ValueError
-    except ValueError:
-        raise InvalidInput(
-            f"{value!r} is not a command; expected a program and its arguments "
-            "(split like a shell would, run without one)",
-            field="notify_command",
-        ) from None
-    return value
-
-
-def check_notify_on(value: Any) -> str:
-    if value not in NOTIFY_ON:
-        raise InvalidInput(f"{value!r} is unknown; expected failure or always", field="notify_on")
-    return value
-
-
-def check_host(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{value!r} is not a host name; expected one, or any", field="host")
-    return check_host_name(value, "host")
-
-
-RULES: dict[str, Callable[[Any], Any]] = {
-    "task_name": check_name,
-    "description": check_description,
-    "enabled": check_enabled,
-    "timeout": check_timeout,
-    "misfire": check_misfire,
-    "misfire_grace": check_misfire_grace,
-    "device_wait": check_device_wait,
-    "ping_url": check_ping_url,
-    "notify_command": check_notify_command,
-    "notify_on": check_notify_on,
-    "host": check_host,
-}
 
 
 def check_values(changes: TaskChanges) -> None:
@@ -390,6 +257,8 @@ def resolve_action(
     merged = {**(config if config is not UNSET else {}), **settings}
     if current and kind == current[0] and config is UNSET:
         merged = {**current[1], **settings}
+    # A setting of None removes its key (--levels removes task_type, --level the levels).
+    merged = {key: value for key, value in merged.items() if settings.get(key, 0) is not None}
     validated, warnings = validate_action(kind, merged)
     return kind, validated, warnings
 
@@ -488,6 +357,11 @@ def spec_of(task: Any) -> TaskSpec:
         notify_command=task.notify_command,
         notify_on=task.notify_on,
         host=task.host,
+        retries=task.retries,
+        retry_delay=task.retry_delay,
+        hook_before=task.hook_before,
+        hook_after=task.hook_after,
+        start_window=task.start_window,
     )
 
 

@@ -662,6 +662,26 @@ def _how_runs_happen(page: Page) -> None:
         starts at a later tick."""
     )
     page.para(
+        """With **--retries** __N__, a scheduled run that ends **failed** or **lost** runs
+        again (trigger **retry**) **--retry-delay** seconds after it ended (default 300),
+        twice that after the next failed attempt, at most 6 hours, up to __N__ times; a
+        retry that would start at or after the task's next scheduled run is dropped, and
+        a success ends the series. The notify command and the final ping fire for the
+        series' final outcome only; an attempt that will be retried sends the ping's
+        __/log__. A pending retry is stored with the task and claimed like a due run.
+        Manual runs are never retried."""
+    )
+    page.para(
+        """With **--window** __HH:MM-HH:MM__ (local, may cross midnight), a run that would
+        start outside the window (a catch-up, a retry, a run that waited for its drive)
+        waits for the window's next opening, or is recorded **skipped** when the task's
+        next scheduled run comes first. **run** ignores the window. **--before** and
+        **--after** commands run before and after the job, without a shell, inside the
+        task's timeout, their output in the run's log; a failing **--before** fails the
+        run and the job is not started; **--after** runs after every outcome and never
+        changes it."""
+    )
+    page.para(
         """Several hosts may share one PostgreSQL catalog (**--db**
         __postgresql+psycopg://USER@HOST:PORT/DBNAME__), each with its own state folder
         and crontab line. A task runs on one host (**--host**, default the host that
@@ -699,6 +719,11 @@ FIELD_MEANINGS = {
     "notify_command": "Command run after a failed or lost run.",
     "notify_on": "failure, or always (after every run).",
     "host": "The host whose tick runs it (its drives and paths are there), or any.",
+    "retries": "How many times a failed or lost run is tried again (0-100).",
+    "retry_delay": "Seconds before the first retry; doubles after each, at most 6 hours.",
+    "hook_before": "Command run before the job (a string or a list); its failure fails the run.",
+    "hook_after": "Command run after the job, whatever its outcome (a string or a list).",
+    "start_window": "HH:MM-HH:MM, local: runs start only then (may cross midnight).",
 }
 # Defaults that are not TaskSpec's.
 FIELD_DEFAULTS = {
@@ -856,7 +881,7 @@ def _files(page: Page) -> None:
     state = StatePaths(Path("/h"), Path("/h") / DB_NAME)
     folders = {
         path.relative_to(state.home).as_posix() + "/"
-        for path in (state.logs, state.locks, state.snapshots)
+        for path in (state.logs, state.locks, state.snapshots, state.results)
     }
     page.sh("FILES")
     page.para(
@@ -881,6 +906,11 @@ def _files(page: Page) -> None:
             __device-*.lock__ (one per tape drive, virtual tape or library).""",
         ),
         ("snapshots/", "GNU tar's incremental state, one file per backup chain."),
+        (
+            "results/<id>.json",
+            """Each run's result, as the **--after** command's **TAPESCHED_RESULT** reads it;
+            removed with its execution by cleanup.""",
+        ),
     ]
     _same_names(
         "state folder entry",
@@ -971,8 +1001,22 @@ def environment_in_code() -> set[str]:
     return names
 
 
+# What the --before and --after commands get besides the notify command's variables.
+HOOK_ENVIRONMENT = {
+    "TAPESCHED_HOOK": "before or after",
+    "TAPESCHED_TRIGGER": "schedule, catch_up, manual or retry",
+    "TAPESCHED_ATTEMPT": "1 for a first run, 2 for the first retry ...",
+    "TAPESCHED_DURATION": "(after only) seconds since the run started",
+    "TAPESCHED_RESULT": "(after only) the path of a file holding the run's result as JSON",
+}
+
+
 def _environment(page: Page) -> None:
-    documented = {name for name in [*ENVIRONMENT, *NOTIFY_ENVIRONMENT] if "TAPESCHED_" in name}
+    documented = {
+        name
+        for name in [*ENVIRONMENT, *NOTIFY_ENVIRONMENT, *HOOK_ENVIRONMENT]
+        if "TAPESCHED_" in name
+    }
     _same_names(
         "TAPESCHED_ environment variable",
         environment_in_code() - INTERNAL_ENVIRONMENT,
@@ -984,6 +1028,12 @@ def _environment(page: Page) -> None:
     page.para(
         "The notify command (**--notify-command**) runs with these set: "
         + "; ".join(f"**{name}**, {meaning}" for name, meaning in NOTIFY_ENVIRONMENT.items())
+        + "."
+    )
+    page.para(
+        "The **--before** and **--after** commands get the same (**TAPESCHED_STATUS** is "
+        "**running** before the job), and: "
+        + "; ".join(f"**{name}**, {meaning}" for name, meaning in HOOK_ENVIRONMENT.items())
         + "."
     )
 

@@ -174,7 +174,7 @@ def complete_schedule_type(incomplete: str) -> list[str]:
 
 
 def complete_level(incomplete: str) -> list[str]:
-    return _starting(("full", "incremental"), incomplete)  # backup's task_type
+    return _starting(("full", "differential", "incremental"), incomplete)  # backup's level
 
 
 def complete_status(incomplete: str) -> list[str]:
@@ -332,8 +332,17 @@ Level = Annotated[
     typer.Option(
         "--level",
         metavar="LEVEL",
-        help="Backup: full or incremental.",
+        help="Backup: full, differential or incremental.",
         autocompletion=complete_level,
+    ),
+]
+Levels = Annotated[
+    str | None,
+    typer.Option(
+        "--levels",
+        metavar="RULES",
+        help="Backup: the level by date, first match wins, e.g. 'full: 1st sun; "
+        "differential: sun; incremental: *' (instead of --level).",
     ),
 ]
 Compress = Annotated[
@@ -366,75 +375,6 @@ Target = Annotated[
 RetentionDays = Annotated[
     int | None,
     typer.Option("--retention-days", metavar="DAYS", help="Cleanup: days of history to keep."),
-]
-Timeout = Annotated[
-    int | None,
-    typer.Option(
-        "--timeout",
-        metavar="SECONDS",
-        help="A run still going after this is stopped as failed (edit: 0 removes it).",
-    ),
-]
-Misfire = Annotated[
-    str | None,
-    typer.Option(
-        "--misfire",
-        metavar="POLICY",
-        help="After missed runs: run_once (catch up once) or skip.",
-        autocompletion=complete_misfire,
-    ),
-]
-MisfireGrace = Annotated[
-    int | None,
-    typer.Option(
-        "--misfire-grace",
-        metavar="SECONDS",
-        help="With run_once, a run later than this is skipped (edit: -1 removes it).",
-    ),
-]
-DeviceWait = Annotated[
-    int | None,
-    typer.Option(
-        "--device-wait",
-        metavar="SECONDS",
-        help="How long a run waits for its drive.",
-    ),
-]
-PingUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--ping-url",
-        metavar="URL",
-        help="Healthchecks-style URL: URL/start at start, URL on success, URL/fail on failure "
-        "(edit: '' removes it).",
-    ),
-]
-NotifyCommand = Annotated[
-    str | None,
-    typer.Option(
-        "--notify-command",
-        metavar="COMMAND",
-        help="Command run after a failed run, with TAPESCHED_TASK, TAPESCHED_EXECUTION_ID, "
-        "TAPESCHED_STATUS, TAPESCHED_ERROR, TAPESCHED_OUTPUT set (edit: '' removes it).",
-    ),
-]
-NotifyOn = Annotated[
-    str | None,
-    typer.Option(
-        "--notify-on",
-        metavar="WHEN",
-        help="When to run it: failure (the default) or always.",
-        autocompletion=complete_notify_on,
-    ),
-]
-TaskHost = Annotated[
-    str | None,
-    typer.Option(
-        "--host",
-        metavar="NAME|any",
-        help="The host whose tick runs it (default for add: this host, TAPESCHED_HOST or "
-        "the host name), or any (work that needs no local drive or path).",
-    ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Accept a once schedule in the past.")]
 Grace = Annotated[

@@ -223,6 +223,7 @@ ACTION_SHORTHANDS = {
     "source": ("source_paths", "backup"),
     "device": ("device", None),
     "level": ("task_type", "backup"),
+    "levels": ("levels", "backup"),
     "compress": ("compression_enabled", "backup"),
     "exclude": ("exclude", "backup"),
     "command": ("command", "custom"),
@@ -248,6 +249,13 @@ def action_fields(
         key, action = ACTION_SHORTHANDS[option]
         settings[key] = list(value) if isinstance(value, list | tuple) else value
         implied = implied or action
+    if "levels" in settings:  # --levels replaces the one level, --level the rules
+        from tapesched.levels import parse_shorthand
+
+        settings["levels"] = parse_shorthand(settings["levels"])
+        settings.setdefault("task_type", None)
+    elif "task_type" in settings:
+        settings["levels"] = None
     fields: dict[str, Any] = {"action_settings": settings}
     if action_config is not None:
         fields["action_config"] = parse_config(action_config, "action_config")
@@ -285,10 +293,11 @@ def action_shorthands(
     retention_days: int | None,
     pool: str | None = None,
     library: str | None = None,
+    levels: str | None = None,
 ) -> dict[str, Any]:
     """The action shorthands, by option name (tapesched.cli.shorthands.ACTION_SHORTHANDS)."""
     return {
         "source": source, "device": device, "level": level, "compress": compress,
         "exclude": exclude, "command": command, "from_task": from_task, "target": target,
-        "retention_days": retention_days, "pool": pool, "library": library,
+        "retention_days": retention_days, "pool": pool, "library": library, "levels": levels,
     }  # fmt: skip

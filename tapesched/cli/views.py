@@ -180,11 +180,37 @@ def show(task_ref: TaskRef, json_out: JsonOut = False) -> None:
             ("ping URL", task.ping_url or "none"),
             ("notify command", task.notify_command or "none"),
             ("notify on", task.notify_on),
+            ("retries", _retries(task)),
+            ("retry pending", _pending_retry(task, when)),
+            ("before", _command_words(task.hook_before)),
+            ("after", _command_words(task.hook_after)),
+            ("window", task.start_window or "none (any time)"),
             ("running execution", running or "none"),
             ("created", when(task.created_at)),
             ("updated", when(task.updated_at)),
         ]
     )
+
+
+def _retries(task: Any) -> str:
+    if not task.retries:
+        return "none"
+    return f"{task.retries}, {task.retry_delay}s after the first failure, doubling (at most 6h)"
+
+
+def _pending_retry(task: Any, when: Any) -> str:
+    if task.retry_at is None:
+        return "none"
+    return f"attempt {task.retry_attempt} at {when(task.retry_at)}"
+
+
+def _command_words(command: Any) -> str:
+    """A hook as the operator gave it: the string, or the argument list shell-quoted."""
+    import shlex
+
+    if command is None:
+        return "none"
+    return command if isinstance(command, str) else shlex.join(command)
 
 
 def _json(value: Any) -> str:
@@ -219,7 +245,8 @@ def preview(
     json_out: JsonOut = False,
 ) -> None:
     """Show the next runs of a task or of a schedule, one a line as systemd-analyze calendar
-    prints them ('Sun 2026-12-06 01:00:00 CET'), DST shifts marked."""
+    prints them ('Sun 2026-12-06 01:00:00 CET'), DST shifts marked; for a backup task, the
+    level each run would have."""
     from tapesched import tasks
     from tapesched.cli.shorthands import schedule_fields, schedule_options
     from tapesched.clock import host_zone_name
@@ -237,6 +264,7 @@ def preview(
     )
     zone = timezone if timezone is not None else UNSET
     created_at = None
+    backup_config = None
     if task_ref is not None:
         if fields:
             raise InvalidInput("preview: give a TASK or schedule options, not both")
@@ -245,6 +273,8 @@ def preview(
         current = spec_of(task).schedule
         schedule = resolve_schedule(current.type, current.config, zone, current)
         created_at = task.created_at
+        if task.action_type == "backup":
+            backup_config = task.action_config or {}
     else:
         schedule = resolve_schedule(
             fields.get("schedule_type", UNSET),
@@ -254,9 +284,16 @@ def preview(
         )
     start = instant(from_, schedule.zone, "--from", default=None) or now()
     runs = upcoming(schedule, start, count, created_at or start)
+    levels = _run_levels(backup_config, [time for time, _ in runs], schedule.zone)
     if json_out:
         print_json(
-            {"runs": [{"time": iso(time, schedule.zone), "note": note} for time, note in runs]}
+            {
+                "runs": [
+                    {"time": iso(time, schedule.zone), "note": note}
+                    | ({"level": levels[index]} if levels else {})
+                    for index, (time, note) in enumerate(runs)
+                ]
+            }
         )
         return
     sys.stdout.write(clean(f"{describe(schedule)} ({schedule.zone})") + "\n")
@@ -264,10 +301,29 @@ def preview(
         sys.stdout.write("no runs after that time\n")
         return
     times = [stamp(time, schedule.zone) for time, _ in runs]
+    if levels:
+        width = max(len(level) for level in levels)
+        times = [f"{text}  {level:<{width}}" for text, level in zip(times, levels, strict=True)]
     width = max(len(text) for text in times)
     for text, (_, note) in zip(times, runs, strict=True):
-        line = f"{text:<{width}}  {PREVIEW_NOTES[note]}" if note else text
+        line = f"{text:<{width}}  {PREVIEW_NOTES[note]}" if note else text.rstrip()
         sys.stdout.write(line + "\n")
+
+
+def _run_levels(config: dict[str, Any] | None, times: list[Any], zone: str) -> list[str]:
+    """The backup level of each run (its date in the task's zone picks a `levels` rule, else
+    the task_type); [] for a task that is not a backup."""
+    if config is None:
+        return []
+    rules = config.get("levels")
+    if not rules:
+        return [str(config.get("task_type", "full"))] * len(times)
+    from zoneinfo import ZoneInfo
+
+    from tapesched.levels import level_on
+
+    here = ZoneInfo(zone)
+    return [level_on(rules, time.astimezone(here).date()) for time in times]
 
 
 PREVIEW_NOTES = {

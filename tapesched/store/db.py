@@ -25,13 +25,13 @@ from tapesched.errors import InvalidInput, StorageUnavailable, printable, undeco
 from tapesched.paths import StatePaths
 
 # The Alembic revision this tapesched's queries are written for (tapesched/migrations).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 # Every revision, oldest first: a database at an earlier one is upgraded by `db upgrade`.
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 # Kept in the meta table too, for a reader that predates Alembic: the revision's number
-# (2 from revision 0002 on, 3 from 0003). tapesched 0.1.0 itself never compares it: see the
-# README on upgrading.
-SCHEMA_VERSION = 3
+# (2 from revision 0002 on, 3 from 0003, 4 from 0004). tapesched 0.1.0 itself never
+# compares it: see the README on upgrading.
+SCHEMA_VERSION = 4
 LEGACY_SCHEMA_VERSION = "1"  # what tapesched 0.1.0 recorded: revision 0001
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 

@@ -45,6 +45,13 @@ class TaskRecord:
     created_at: datetime
     updated_at: datetime
     host: str  # the host whose tick runs it, or "any"
+    retries: int  # how many times a failed or lost run is tried again
+    retry_delay: int  # seconds before the first retry; doubles after each failed attempt
+    retry_at: datetime | None  # when the pending retry is due, or None
+    retry_attempt: int  # which attempt the pending retry is (0: none pending)
+    hook_before: str | list[str] | None  # run before the job; its failure fails the run
+    hook_after: str | list[str] | None  # run after every outcome
+    start_window: str | None  # "HH:MM-HH:MM" in the task's zone: when a run may start
 
 
 TABLE = Table(
@@ -58,9 +65,10 @@ TABLE = Table(
             "last_failure_time",
             "created_at",
             "updated_at",
+            "retry_at",
         }
     ),
-    json=frozenset({"schedule_config", "action_config"}),
+    json=frozenset({"schedule_config", "action_config", "hook_before", "hook_after"}),
     flags=frozenset({"enabled"}),
 )
 
@@ -180,6 +188,39 @@ def advance(db: Database, task_id: int, expected: datetime, new_next: datetime |
             "expected": encode_time(expected),
             "enabled": True,
         },
+    )
+    return cursor.rowcount == 1
+
+
+def due_retries(db: Database, now: datetime, limit: int, host: str) -> list[TaskRecord]:
+    """Enabled tasks of `host` (or any host) whose pending retry is due at `now`, oldest
+    first (searches the retry index)."""
+    rows = db.rows(
+        f"{TABLE.select} WHERE enabled = :enabled AND retry_at <= :now "
+        "AND host IN (:host, 'any') ORDER BY retry_at, id LIMIT :limit",
+        {"enabled": True, "now": encode_time(now), "limit": limit, "host": host},
+    )
+    return [TABLE.decode(row) for row in rows]
+
+
+def take_retry(db: Database, task_id: int, expected: datetime) -> TaskRecord | None:
+    """Inside a claim's write transaction: the task if it is enabled and its pending retry
+    is still due at `expected`, its row taken (see take_due); None if not."""
+    row = db.first(
+        f"{TABLE.select} WHERE id = :id AND retry_at = :expected AND enabled = :enabled"
+        f"{db.skip_locked}",
+        {"id": task_id, "expected": encode_time(expected), "enabled": True},
+    )
+    return TABLE.decode(row) if row else None
+
+
+def move_retry(db: Database, task_id: int, expected: datetime, new: datetime | None) -> bool:
+    """Compare-and-set the pending retry: move it to `new` (None: no retry pending any
+    more) only if it is still due at `expected`."""
+    assignments = "retry_at = NULL, retry_attempt = 0" if new is None else "retry_at = :new"
+    cursor = db.execute(
+        f"UPDATE tasks SET {assignments} WHERE id = :id AND retry_at = :expected",
+        {"new": encode_time(new), "id": task_id, "expected": encode_time(expected)},
     )
     return cursor.rowcount == 1
 

@@ -233,8 +233,10 @@ def test_man_page_carries_the_task_file_fields_and_defaults() -> None:
             assert "Default: the host that applies the file, for a new task" in body[name]
         else:
             default = spec[name].default
-            shown = {None: "none", True: "true", False: "false"}.get(default, default)
-            shown = f'"{default}"' if isinstance(default, str) else shown
+            if default is None or isinstance(default, bool):  # (0 == False as a dict key)
+                shown = {None: "none", True: "true", False: "false"}[default]
+            else:
+                shown = f'"{default}"' if isinstance(default, str) else default
             assert body[name].endswith(f"Default: {shown}."), (name, body[name])
 
 

@@ -66,6 +66,10 @@ TABLES = {
     "alembic_version",
 }
 MEDIA_TABLES = ("pools", "libraries", "volumes", "pieces")  # revision 0003
+POLICY_COLUMNS = (  # revision 0004
+    "retries", "retry_delay", "retry_at", "retry_attempt", "hook_before", "hook_after",
+    "start_window",
+)  # fmt: skip
 PASSWORD = "Sekr1t@pw"  # in a URL as Sekr1t%40pw; trust authentication ignores it
 
 # The commands that open the catalog (all but `db`, `init`, `apply` and `completion`), on
@@ -425,12 +429,25 @@ def test_db_upgrade_keeps_every_task_execution_and_statistic(
     for table in ("tasks", "executions"):
         after = stored(old_db, table, old_columns[table])
         assert_same_values(table, old_columns[table], before[table], after)
-    # What the revision adds: the host of each task, leases, the hosts table.
-    assert set(columns_of(old_db, "tasks")) - set(old_columns["tasks"]) == {"host"}
+    # What the revisions add: the host of each task, leases, the hosts table (0002); the
+    # scheduling policies, every task without any (0004).
+    assert set(columns_of(old_db, "tasks")) - set(old_columns["tasks"]) == {
+        "host",
+        *POLICY_COLUMNS,
+    }
     assert set(columns_of(old_db, "executions")) - set(old_columns["executions"]) == {
         "lease_expires",
         "job_start",
+        "attempt",
+        "level",
     }
+    assert set(
+        query(
+            old_db,
+            f"SELECT DISTINCT {', '.join(POLICY_COLUMNS)} FROM tasks",
+        )
+    ) == {(0, 300, None, 0, None, None, None)}
+    assert query(old_db, "SELECT DISTINCT attempt, level FROM executions") == [(1, None)]
     assert query(old_db, "SELECT DISTINCT host FROM tasks") == [(HOST,)]
     assert query(old_db, "SELECT count(*) FROM executions WHERE lease_expires IS NOT NULL") == [
         (0,)
@@ -606,7 +623,9 @@ def test_a_catalog_at_revision_0002_is_refused_then_upgraded_to_the_media_tables
         expected = (
             before[table] if table != "meta" else [("schema_version", META["schema_version"])]
         )
-        assert query(old_db, f"SELECT * FROM {table} ORDER BY 1") == expected, table
+        # Every column the table had at 0002, as it was (later revisions add columns).
+        rows = query(old_db, f"SELECT * FROM {table} ORDER BY 1")
+        assert [row[: len(expected[0])] for row in rows] == expected, table
     assert query(old_db, "SELECT * FROM hosts") == before["hosts"]
     for table in MEDIA_TABLES:
         assert query(old_db, f"SELECT count(*) FROM {table}") == [(0,)], table
@@ -826,6 +845,7 @@ def test_pg_four_processes_at_once_make_the_schema_once(
             ("ix_executions_status",),
             ("ix_executions_task_started",),
             ("ix_tasks_enabled_next_run_time",),
+            ("ix_tasks_enabled_retry_at",),
             ("ix_tasks_task_name",),
             ("meta_pkey",),
             ("tasks_pkey",),
@@ -940,7 +960,11 @@ def test_pg_db_upgrade_of_a_catalog_at_revision_0002(pg_database: str, tmp_path:
     assert after.pop("alembic_version") == [(HEAD,)]
     assert {table: after.pop(table) for table in MEDIA_TABLES} == dict.fromkeys(MEDIA_TABLES, [])
     del before["meta"], before["alembic_version"]
-    assert after == before
+    # Every column each table had at 0002, as it was (0004 adds columns at the end).
+    assert {
+        table: [row[: len(before[table][0])] if before[table] else row for row in rows]
+        for table, rows in after.items()
+    } == before
     assert model_differences(pg_database) == []
     assert tapesched(env, "list").code == 0
 

@@ -73,12 +73,32 @@ def test_processes_are_spawned_and_signalled_in_process_py_only(path: Path) -> N
 # Lower layers never import higher ones (the arrows of the README's architecture).
 LAYERS = [
     {"tapesched.errors", "tapesched.clock", "tapesched.lifecycle"},
-    {"tapesched.dburl", "tapesched.hosts", "tapesched.paths"},
+    {"tapesched.dburl", "tapesched.hosts", "tapesched.paths", "tapesched.levels"},
     {"tapesched.schedule_config", "tapesched.process"},
-    {"tapesched.schedule", "tapesched.decisions", "tapesched.store", "tapesched.migrations"},
-    {"tapesched.actions", "tapesched.media", "tapesched.spec", "tapesched.job", "tapesched.notify"},
-    {"tapesched.keeper"},
-    {"tapesched.runner", "tapesched.control", "tapesched.tick", "tapesched.tasks"},
+    {
+        "tapesched.schedule",
+        "tapesched.decisions",
+        "tapesched.store",
+        "tapesched.migrations",
+        "tapesched.windows",
+        "tapesched.retries",
+    },
+    {
+        "tapesched.actions",
+        "tapesched.media",
+        "tapesched.spec",
+        "tapesched.field_rules",
+        "tapesched.job",
+        "tapesched.notify",
+    },
+    {"tapesched.keeper", "tapesched.hooks"},
+    {
+        "tapesched.runner",
+        "tapesched.control",
+        "tapesched.tick",
+        "tapesched.reconcile",
+        "tapesched.tasks",
+    },
     {"tapesched.taskfile", "tapesched.metrics", "tapesched.render", "tapesched.crontab"},
     {"tapesched.cli", "tapesched.entry"},
 ]
