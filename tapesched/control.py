@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tapesched import notify, process, runner
 from tapesched.decisions import Lease
-from tapesched.errors import Conflict, NotFound, StorageUnavailable
+from tapesched.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 from tapesched.hosts import ANY, this_host
 from tapesched.paths import StatePaths
 from tapesched.store import executions
@@ -21,10 +21,13 @@ from tapesched.store.db import Database
 from tapesched.store.executions import ExecutionRecord
 
 
-def run_now(db: Database, paths: StatePaths, task_ref: str, now: datetime) -> ExecutionRecord:
+def run_now(
+    db: Database, paths: StatePaths, task_ref: str, now: datetime, level: str | None = None
+) -> ExecutionRecord:
     """Claim a manual execution of a task on this host and launch its runner; raise
     Conflict if one runs, or if the task is bound to another host (its drives and paths
-    are there)."""
+    are there). `level` is the backup level asked for (`run --level`): InvalidInput for
+    a task that is not a backup."""
     host = this_host()
     with db.write():
         db.serialize(f"claims:{host}")
@@ -34,6 +37,10 @@ def run_now(db: Database, paths: StatePaths, task_ref: str, now: datetime) -> Ex
                 f"task {task.task_name} runs on host {task.host}, not on this host ({host}); "
                 f"run it there, or bind it elsewhere with 'tapesched edit {task.task_name} "
                 "--host NAME|any'"
+            )
+        if level is not None and task.action_type != "backup":
+            raise InvalidInput(
+                f"task {task.task_name} is a {task.action_type} task; --level is for backup tasks"
             )
         running = executions.running_for_task(db, task.id)
         if running is not None:
@@ -48,6 +55,7 @@ def run_now(db: Database, paths: StatePaths, task_ref: str, now: datetime) -> Ex
                 "task_id": task.id,
                 "trigger": "manual",
                 "created_at": now,
+                "level": level,
                 "status": "running",
                 "device": task.device,
                 "host": host,
@@ -93,7 +101,7 @@ def stop_execution(
         execution = executions.get(db, execution_id)
         if execution is None or execution.status != "running":
             return False
-        recorded = executions.finish(db, execution_id, "cancelled", clock(), reason)
+        recorded = executions.finish(db, execution_id, "cancelled", clock(), reason) is not None
         task = task_rows.get(db, execution.task_id) if recorded else None
     if execution.host not in (None, this_host()):
         if task is not None:

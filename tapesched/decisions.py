@@ -76,6 +76,15 @@ class DueTask(Protocol):
     misfire: str
     misfire_grace: int | None
     device: str | None
+    start_window: str | None
+
+
+class RetryTask(DueTask, Protocol):
+    """What `decide_retry` reads of a task besides."""
+
+    retries: int
+    retry_at: datetime | None
+    retry_attempt: int
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class Skip(Claim):
     trigger: str
     next_run: datetime | None
     reason: str
+    owed: Any = None  # a dropped retry: the announcement of its series' last attempt
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,14 @@ class Queue(Claim):
     """Its drive is busy: leave it due, to start at a later tick."""
 
     device: str
+
+
+@dataclass(frozen=True)
+class Wait(Claim):
+    """It would start outside its window: leave it for the window's next opening (a slot
+    stays due; a retry moves to `until`)."""
+
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -163,11 +181,53 @@ def decide(task: DueTask, facts: ClaimFacts, now: datetime, cap: int) -> Claim:
     reason = skip_reason(task, now, facts.previous_running)
     if reason is not None:
         return Skip(trigger, following, reason)
+    closed = window_closed(task, now, following)
+    if closed is not None:
+        return closed if isinstance(closed, Wait) else Skip(trigger, following, closed)
     if task.device and facts.device_busy:
         return Queue(task.device)
     if facts.running >= cap:
         return Full()
     return Launch(trigger, following)
+
+
+def window_closed(task: DueTask, now: datetime, following: datetime | None) -> Wait | str | None:
+    """None if the task may start now (no window, or it is open); else Wait for the
+    window's next opening, or the reason to drop the run when the task's next scheduled
+    run (`following`) comes first."""
+    if not task.start_window:
+        return None
+    from tapesched import windows
+
+    if windows.is_open(task.start_window, now, task.timezone):
+        return None
+    opening = windows.next_opening(task.start_window, now, task.timezone)
+    if following is not None and opening >= following:
+        return f"outside its window {task.start_window}; the next scheduled run comes first"
+    return Wait(opening)
+
+
+def decide_retry(task: RetryTask, facts: ClaimFacts, now: datetime, cap: int) -> Claim:
+    """Given a task whose retry is due, the facts around it, now and the cap, return what
+    becomes of the retry: launch it (trigger `retry`), drop it (Skip: its scheduled run is
+    due, or its retries were lowered meanwhile), wait for its window, its drive, or a free
+    slot, or wait while another run of the task is in progress (Queue)."""
+    if not task.enabled or task.retry_at is None or task.retry_at > now:
+        return Gone()
+    if task.next_run_time is not None and task.next_run_time <= now:
+        return Skip("retry", None, "the scheduled run comes first")
+    if task.retry_attempt - 1 > task.retries:
+        return Skip("retry", None, f"the task now allows {task.retries} retries")
+    if facts.previous_running:
+        return Queue(task.device or "")
+    closed = window_closed(task, now, task.next_run_time)
+    if closed is not None:
+        return closed if isinstance(closed, Wait) else Skip("retry", None, closed)
+    if task.device and facts.device_busy:
+        return Queue(task.device)
+    if facts.running >= cap:
+        return Full()
+    return Launch("retry", None)
 
 
 class Verdict(enum.Enum):

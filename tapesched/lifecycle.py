@@ -18,7 +18,7 @@ from typing import Any, Protocol
 TASK_STATUSES = ("active", "inactive", "running", "paused", "error")
 EXECUTION_STATUSES = ("running", "success", "failed", "cancelled", "skipped", "lost")
 FINAL_STATUSES = EXECUTION_STATUSES[1:]
-TRIGGERS = ("schedule", "catch_up", "manual")
+TRIGGERS = ("schedule", "catch_up", "manual", "retry")
 # What `list` and `show` may call a task: its status, or `queued` (due, its drive busy).
 DISPLAYED_STATES = (*TASK_STATUSES, "queued")
 

@@ -75,8 +75,8 @@ def exit_code_of(result: Any) -> int | None:
 def ping_target(
     url: str, event: str, run_id: str | None = None, exit_code: int | None = None
 ) -> str:
-    """Given the task's ping URL, the event (start, success, fail), the run id and the job's
-    exit status, return the URL to ping.
+    """Given the task's ping URL, the event (start, success, fail, or log: an attempt that
+    will be retried), the run id and the job's exit status, return the URL to ping.
 
     The suffix goes after the path, before the query: `.../uuid/start?create=1`. A fragment
     is dropped (it is never sent anyway). `rid=RUN_ID` replaces any rid in the query and
@@ -86,8 +86,8 @@ def ping_target(
     """
     address = url.split("#", 1)[0]
     path, _, query = address.partition("?")
-    if event == "start":
-        suffix = "/start"
+    if event in ("start", "log"):
+        suffix = f"/{event}"
     elif event == "success":
         suffix = ""
     elif exit_code is not None and 1 <= exit_code <= 255:
@@ -288,9 +288,17 @@ def announce(
     log: IO[str] | None,
     *,
     exit_code: int | None = None,
+    retry: Any = None,
 ) -> None:
     """After an outcome is recorded, by whoever recorded it: the final ping and the
-    notification (per notify_on), their problems noted in `log`. Never raises."""
+    notification (per notify_on), their problems noted in `log`. For an attempt that will
+    be retried (`retry`: the pending retry, tapesched.retries.Retry) the series is not over: a
+    `/log` ping with the attempt's output, no notification. Never raises."""
+    if retry is not None:
+        note(log, f"attempt failed; {retry.describe()}")
+        if getattr(task, "ping_url", None):
+            ping(task.ping_url, "log", tail(log_path), log, run_id=execution_id)
+        return
     try:
         if getattr(task, "ping_url", None):
             event = "success" if status == "success" else "fail"
@@ -329,6 +337,7 @@ class Ended:
     error: str | None
     log_path: str | None
     exit_code: int | None = None
+    retry: Any = None  # the retry it left pending (tapesched.retries.Retry), or None: final
 
     def announce(self, recorded_by: str) -> None:
         """announce_to_log() for this run; never raises."""
@@ -340,6 +349,7 @@ class Ended:
             self.log_path,
             recorded_by,
             self.exit_code,
+            self.retry,
         )
 
 
@@ -351,6 +361,7 @@ def announce_to_log(
     log_path: str | None,
     recorded_by: str,
     exit_code: int | None = None,
+    retry: Any = None,
 ) -> None:
     """announce() for a run ended outside its runner (tick, `stop`, a runner that could
     not start): a line saying so, then the ping's and the command's notes and output,
@@ -364,7 +375,7 @@ def announce_to_log(
         log = None
     try:
         note(log, f"finished: {status}" + (f": {error}" if error else "") + f" ({recorded_by})")
-        announce(task, execution_id, status, error, log_path, log, exit_code=exit_code)
+        announce(task, execution_id, status, error, log_path, log, exit_code=exit_code, retry=retry)
     finally:
         if log is not None:
             try:

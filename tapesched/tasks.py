@@ -94,6 +94,8 @@ def row_changes(
         changes["next_run_time"] = first_run(spec, now, task.created_at, "drop")
     if reschedule or "enabled" in changes:
         changes["status"] = lifecycle.status_after_enabling(spec.enabled, task.status)
+        if task.retry_at is not None:  # a retry pending from before is not run any more
+            changes.update(retry_at=None, retry_attempt=0)
     changes["updated_at"] = now
     return changes
 

@@ -39,11 +39,11 @@ from tapesched.clock import utcnow
 from tapesched.errors import InvalidInput, StorageUnavailable, os_error_line
 from tapesched.hosts import this_host
 from tapesched.paths import StatePaths
+from tapesched.reconcile import reconcile
 from tapesched.store import executions
 from tapesched.store import hosts as host_rows
 from tapesched.store import tasks as task_rows
 from tapesched.store.db import Database, open_database
-from tapesched.store.executions import ExecutionRecord
 from tapesched.store.tasks import TaskRecord
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class TickReport:
     launched: list[tuple[str, str, str]] = field(default_factory=list)  # (task, execution, trigger)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (task, reason)
     queued: list[str] = field(default_factory=list)
+    waiting: list[tuple[str, datetime]] = field(default_factory=list)  # (task, window opens)
     relaunched: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     ended: list[Ended] = field(default_factory=list)  # outcomes this tick recorded: to announce
@@ -104,7 +105,7 @@ def tick(
             if not dry_run:
                 with db.write():
                     host_rows.heartbeat(db, host, clock())
-            reconcile(db, paths, clock, report, dry_run, host)
+            reconcile(db, paths, clock, report, dry_run, host, _launch)
             cap = max_concurrent or max_concurrent_runs()
             if dry_run:
                 simulate_claims(db, now, cap, report, host)
@@ -131,6 +132,7 @@ def report_json(report: TickReport, now: datetime, dry_run: bool) -> dict[str, o
         ],
         "skipped": [{"task": name, "reason": reason} for name, reason in report.skipped],
         "queued": report.queued,
+        "waiting": [{"task": name, "until": until.isoformat()} for name, until in report.waiting],
         "relaunched": report.relaunched,
         "problems": report.problems,
     }
@@ -141,136 +143,6 @@ def report_problems(report: TickReport) -> int:
     for problem in report.problems:
         sys.stderr.write(f"tapesched: {problem}\n")
     return 1 if report.problems else 0
-
-
-# --------------------------------------------------------------------------- reconcile
-
-
-def reconcile(
-    db: Database,
-    paths: StatePaths,
-    clock: Callable[[], datetime],
-    report: TickReport,
-    dry_run: bool,
-    host: str,
-) -> None:
-    """Find runners that vanished (lost), never started (relaunch), or overran their
-    timeout; runs of other hosts whose lease expired (lost); and jobs of this host that
-    another host declared lost while this one was cut off (ended)."""
-    with db.read():
-        running = executions.running(db)
-        facts = task_rows.timeouts(db, {execution.task_id for execution in running})
-    if not dry_run:
-        _end_jobs_lost_elsewhere(db, host, clock)
-    if not running:
-        return
-    from tapesched.decisions import Verdict, classify
-
-    elsewhere = [execution for execution in running if execution.host not in (None, host)]
-    if elsewhere:
-        _expire_leases(db, elsewhere, facts, clock, report, dry_run)
-    for execution in running:
-        if execution.host not in (None, host):
-            continue  # another host's runner: judged by its lease
-        name, timeout = facts.get(execution.task_id, (str(execution.task_id), None))
-        held = _runner_holds_lock(paths, execution)
-        judged = classify(execution, held, clock(), timeout)
-        if judged.verdict is Verdict.RELAUNCH and not dry_run:
-            log_path = Path(execution.log_path or paths.output_log(name, execution.execution_id))
-            if _launch(db, paths, execution.execution_id, name, log_path, report, clock):
-                report.relaunched.append(execution.execution_id)
-        elif judged.verdict is Verdict.LOST:
-            # Its job, if any is left, runs unsupervised: end it before anything reuses the drive.
-            if not dry_run and execution.job_pid and process.group_alive(execution.job_pid):
-                process.terminate_group(execution.job_pid, STOP_GRACE)
-            _mark(db, execution, "lost", clock(), judged.reason, report, name, dry_run)
-        elif judged.verdict is Verdict.TIMED_OUT and not dry_run:
-            if _mark(db, execution, "failed", clock(), judged.reason, report, name, False):
-                if execution.job_pid:
-                    process.terminate_group(execution.job_pid, STOP_GRACE)
-                if process.is_same_process(execution.pid, execution.process_start):
-                    process.terminate_group(execution.pid, STOP_GRACE)
-
-
-def _expire_leases(
-    db: Database,
-    elsewhere: list[ExecutionRecord],
-    facts: dict[int, tuple[str, int | None]],
-    clock: Callable[[], datetime],
-    report: TickReport,
-    dry_run: bool,
-) -> None:
-    """Mark lost the runs of other hosts whose lease has expired by the database server's
-    clock (and only if it still has, when the outcome is written)."""
-    with db.read():
-        server_now = db.server_now()
-    for execution in elsewhere:
-        if execution.lease_expires is None or execution.lease_expires >= server_now:
-            continue
-        name = facts.get(execution.task_id, (str(execution.task_id),))[0]
-        reason = (
-            f"{executions.LEASE_EXPIRED} at {execution.lease_expires:%Y-%m-%d %H:%M:%S} UTC: "
-            f"host {execution.host} stopped renewing it (its runner or the host is gone)"
-        )
-        _mark(db, execution, "lost", clock(), reason, report, name, dry_run, server_now)
-
-
-def _end_jobs_lost_elsewhere(db: Database, host: str, clock: Callable[[], datetime]) -> None:
-    """End the jobs of this host's runs that another host declared lost (their lease ran
-    out while this host was cut off or its runner was killed): nothing may go on using a
-    drive for a run the catalog says is over. Looks back a day."""
-    from datetime import timedelta
-
-    with db.read():
-        lost = executions.lost_elsewhere(db, host, clock() - timedelta(days=1))
-    for execution in lost:
-        # Only the job's own process: its pid may belong to another since (a reboot).
-        if execution.job_start and process.is_same_process(execution.job_pid, execution.job_start):
-            process.terminate_group(execution.job_pid, STOP_GRACE)
-
-
-def _runner_holds_lock(paths: StatePaths, execution: ExecutionRecord) -> bool:
-    """Whether the execution's runner holds its lock. A lock path that cannot be opened
-    (a folder in its place) is held by no runner that started after it went bad; one that
-    started before is known by its pid and start time."""
-    try:
-        return process.lock_is_held(paths.exec_lock(execution.execution_id))
-    except OSError:
-        return execution.pid is not None and process.is_same_process(
-            execution.pid, execution.process_start
-        )
-
-
-def _mark(
-    db: Database,
-    execution: ExecutionRecord,
-    status: str,
-    now: datetime,
-    reason: str | None,
-    report: TickReport,
-    name: str,
-    dry_run: bool,
-    lease_expired_at: datetime | None = None,
-) -> bool:
-    if dry_run:
-        report.problems.append(
-            f"task {name}: execution {execution.execution_id} would be marked {status}: {reason}"
-        )
-        return False
-    from tapesched.notify import Ended
-
-    with db.write():
-        recorded = executions.finish(
-            db, execution.execution_id, status, now, reason, lease_expired_at=lease_expired_at
-        )
-        task = task_rows.get(db, execution.task_id) if recorded else None
-    if recorded:
-        report.problems.append(
-            f"task {name}: execution {execution.execution_id} {status}: {reason}"
-        )
-    if task is not None:
-        report.ended.append(Ended(task, execution.execution_id, status, reason, execution.log_path))
-    return recorded
 
 
 # --------------------------------------------------------------------------- claims
@@ -295,11 +167,15 @@ def claim_and_launch(
     host = host or this_host()
     claimed: list[tuple[str, str]] = []
     try:
-        for task in _due_batches(db, now, host):
+        # Retries first: a retry due together with its task's scheduled run is dropped.
+        for task, retry in _due_claims(db, now, host):
             from tapesched.decisions import Launch  # only once something is due
 
             try:
-                claim = claim_one(db, paths, task.id, task.next_run_time, now, cap, clock, host)
+                if retry:
+                    claim = claim_retry(db, paths, task.id, task.retry_at, now, cap, clock, host)
+                else:
+                    claim = claim_one(db, paths, task.id, task.next_run_time, now, cap, clock, host)
             except InvalidInput as error:
                 # A schedule that no longer computes (say, a zone gone from tzdata) must
                 # not keep the other tasks from running.
@@ -309,8 +185,11 @@ def claim_and_launch(
                 _failpoint("after-claim")
                 report.launched.append((task.task_name, claim.execution_id, claim.trigger))
                 claimed.append((task.task_name, claim.execution_id))
-            elif not _note(claim, task, report):
-                return
+            else:
+                if getattr(claim, "owed", None) is not None:
+                    report.ended.append(claim.owed)
+                if not _note(claim, task, report):
+                    return
     finally:
         for task_name, execution_id in claimed:
             log_path = paths.output_log(task_name, execution_id)
@@ -318,29 +197,31 @@ def claim_and_launch(
                 report.launched = [row for row in report.launched if row[1] != execution_id]
 
 
-def _due_batches(db: Database, now: datetime, host: str):  # noqa: ANN202 - of TaskRecord
-    """The due tasks of the host, oldest first, read a batch at a time between claims."""
-    seen: set[int] = set()
-    while True:
-        with db.read():
-            due = [
-                task
-                for task in task_rows.due(db, now, _BATCH + len(seen), host)
-                if task.id not in seen
-            ]
-        if not due:
-            return
-        for task in due:
-            seen.add(task.id)
-            yield task
+def _due_claims(db: Database, now: datetime, host: str):  # noqa: ANN202 - of (TaskRecord, bool)
+    """The host's due retries, then its due tasks, each oldest first, read a batch at a
+    time between claims; with each, whether it is a retry."""
+    for read, retry in ((task_rows.due_retries, True), (task_rows.due, False)):
+        seen: set[int] = set()
+        while True:
+            with db.read():
+                due = [
+                    task for task in read(db, now, _BATCH + len(seen), host) if task.id not in seen
+                ]
+            if not due:
+                break
+            for task in due:
+                seen.add(task.id)
+                yield task, retry
 
 
 def _note(claim: Claim, task: TaskRecord, report: TickReport) -> bool:
     """Report a claim that launched nothing; return False when the cap ends the claiming."""
-    from tapesched.decisions import Full, Queue, Skip
+    from tapesched.decisions import Full, Queue, Skip, Wait
 
     if isinstance(claim, Skip):
         report.skipped.append((task.task_name, claim.reason))
+    elif isinstance(claim, Wait):
+        report.waiting.append((task.task_name, claim.until))
     elif isinstance(claim, Queue):
         report.queued.append(task.task_name)
     elif isinstance(claim, Full):
@@ -387,6 +268,8 @@ def claim_one(
             return claim
         if not task_rows.advance(db, task.id, expected, claim.next_run):
             return Gone()
+        if isinstance(claim, Launch) and task.retry_at is not None:
+            task_rows.move_retry(db, task.id, task.retry_at, None)  # a new series begins
         execution_id = str(uuid.uuid4())
         row = {
             "execution_id": execution_id,
@@ -420,25 +303,99 @@ def claim_one(
     return dataclasses.replace(claim, execution_id=execution_id)
 
 
+def claim_retry(
+    db: Database,
+    paths: StatePaths,
+    task_id: int,
+    expected: datetime,
+    now: datetime,
+    cap: int,
+    clock: Callable[[], datetime] = utcnow,
+    host: str | None = None,
+) -> Claim:
+    """One claim transaction for a task's due retry, as claim_one for a slot: the pending
+    retry is compare-and-set (cleared, or moved to its window's opening) in the same
+    transaction that inserts its execution, so it runs once whatever runs concurrently."""
+    import uuid
+
+    from tapesched.decisions import ClaimFacts, Gone, Launch, Lease, Skip, Wait, decide_retry
+    from tapesched.notify import Ended
+
+    host = host or this_host()
+    with db.write():
+        db.serialize(f"claims:{host}")
+        task = task_rows.take_retry(db, task_id, expected)
+        if task is None or task.host not in (host, "any"):
+            return Gone()
+        facts = ClaimFacts(
+            previous_running=executions.running_for_task(db, task.id) is not None,
+            device_busy=bool(task.device) and executions.device_in_use(db, task.device, host),
+            running=executions.count_running(db, host),
+        )
+        claim = decide_retry(task, facts, now, cap)
+        if isinstance(claim, Wait):
+            task_rows.move_retry(db, task.id, expected, claim.until)
+            return claim
+        if not isinstance(claim, Launch | Skip):
+            return claim
+        last = executions.latest_run(db, task.id)
+        if not task_rows.move_retry(db, task.id, expected, None):
+            return Gone()
+        execution_id = str(uuid.uuid4())
+        row = {
+            "execution_id": execution_id,
+            "task_id": task.id,
+            "trigger": "retry",
+            "attempt": task.retry_attempt,
+            "scheduled_for": expected,
+            "created_at": clock(),
+            "device": task.device,
+            "host": host,
+        }
+        if isinstance(claim, Skip):
+            reason = f"retry dropped: {claim.reason}"
+            executions.insert(
+                db,
+                {**row, "completed_at": row["created_at"], "status": "skipped",
+                 "error_message": f"skipped: {reason}"},
+            )  # fmt: skip
+            ended = None
+            if last is not None and last.status in ("failed", "lost"):
+                ended = Ended(task, last.execution_id, last.status, last.error_message,
+                              last.log_path)  # fmt: skip
+            return Skip("retry", None, reason, owed=ended)
+        executions.insert(
+            db,
+            {
+                **row,
+                "status": "running",
+                "log_path": str(paths.output_log(task.task_name, execution_id)),
+                "lease_expires": db.server_now() + Lease.from_environment().length,
+            },
+        )
+    return dataclasses.replace(claim, execution_id=execution_id)
+
+
 def simulate_claims(
     db: Database, now: datetime, cap: int, report: TickReport, host: str | None = None
 ) -> None:
     """`tick --dry-run`: the same decisions as claim_and_launch, on facts read once and
     updated as if each launch had happened; nothing is written."""
-    from tapesched.decisions import ClaimFacts, Launch, decide
+    from tapesched.decisions import ClaimFacts, Launch, decide, decide_retry
 
     host = host or this_host()
     with db.read():
         running = executions.running(db)
-        due = task_rows.due(db, now, 10_000, host)
+        due = [(task, True) for task in task_rows.due_retries(db, now, 10_000, host)]
+        due += [(task, False) for task in task_rows.due(db, now, 10_000, host)]
     running_tasks = {execution.task_id for execution in running}
     here = [execution for execution in running if execution.host in (None, host)]
     busy = {execution.device for execution in here if execution.device}
     count = len(here)
-    for task in due:
+    for task, retry in due:
         facts = ClaimFacts(task.id in running_tasks, task.device in busy, count)
         try:
-            claim = decide(task, facts, now, cap)
+            claim = (decide_retry if retry else decide)(task, facts, now, cap)
         except InvalidInput as error:
             report.problems.append(f"task {task.task_name}: {error.message}")
             continue

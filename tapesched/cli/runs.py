@@ -18,10 +18,13 @@ from tapesched.cli.options import (
     TaskRef,
     Until,
     check_grace,
+    complete_level,
     complete_task,
     instant,
 )
 from tapesched.errors import InvalidInput, NotFound, OperationFailed
+
+BACKUP_LEVELS = ("full", "differential", "incremental")
 
 TAIL_LINES = 10  # what `run --wait` shows of a failed job's output
 TAIL_BYTES = 65536  # ... read from the end of its log at most
@@ -71,6 +74,8 @@ def tick(
             sys.stdout.write(f"would skip {name}: {reason}\n")
         for name in report.queued:
             sys.stdout.write(f"would leave {name} queued\n")
+        for name, until in report.waiting:
+            sys.stdout.write(f"would leave {name} waiting for its window ({until.isoformat()})\n")
     raise typer.Exit(ticker.report_problems(report))
 
 
@@ -93,16 +98,31 @@ def run(
             f"{TAIL_LINES} lines of the job's output on stderr).",
         ),
     ] = False,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level",
+            metavar="LEVEL",
+            help="Backup: run this level (full, differential or incremental) instead of the "
+            "task's own.",
+            autocompletion=complete_level,
+        ),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Run a task now, detached; print the execution id."""
+    """Run a task now, detached; print the execution id. Manual runs ignore the task's
+    start window."""
     from tapesched import control
     from tapesched.clock import utcnow
     from tapesched.render import clean
 
+    if level is not None and level not in BACKUP_LEVELS:
+        raise InvalidInput(
+            f"--level: {level!r} is unknown; expected one of {', '.join(BACKUP_LEVELS)}"
+        )
     with open_db() as db:
         # The claim's instant to the microsecond, as a tick's: runs are listed by it.
-        execution = control.run_now(db, state_paths(), task_ref, utcnow())
+        execution = control.run_now(db, state_paths(), task_ref, utcnow(), level)
         execution_id = execution.execution_id
         if not wait:
             if json_out:
@@ -293,6 +313,11 @@ def logs(
         ]
         for entry in entries
     ]
+    if any(entry.execution.attempt > 1 for entry in entries):
+        # Retries in view: which attempt of its series each run was.
+        columns.insert(4, Column("ATTEMPT", keep=1))
+        for row, entry in zip(rows, entries, strict=True):
+            row.insert(4, str(entry.execution.attempt))
     if any(entry.execution.host not in (None, this_host()) for entry in entries):
         # Several hosts share the catalog: which one ran each.
         columns.insert(4, Column("HOST", keep=1, cut=True))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tapesched import lifecycle
+from tapesched import lifecycle, retries
 from tapesched.errors import InvalidInput, NotFound
 from tapesched.store import tasks
 from tapesched.store.db import Database, Table, encode_json, encode_time
@@ -42,6 +42,8 @@ class ExecutionRecord:
     log_path: str | None
     lease_expires: datetime | None  # past this (server clock), the run is lost
     job_start: str | None  # the job's start time (from /proc), against pid reuse
+    attempt: int  # which attempt of its series (1 for the first; retries count on)
+    level: str | None  # the backup level a manual run asked for (`run --level`), or None
 
 
 TABLE = Table(
@@ -278,16 +280,17 @@ def finish(
     error: str | None = None,
     result: dict[str, Any] | None = None,
     lease_expired_at: datetime | None = None,
-) -> bool:
+) -> Finished | None:
     """Record the outcome of a running execution and the task's statistics, once; with
     `lease_expired_at` (the server's clock), only if its lease expired before then.
 
-    Return False (changing nothing) if the execution is gone or no longer running, or
-    its lease was renewed meanwhile.
+    Return None (changing nothing) if the execution is gone or no longer running, or
+    its lease was renewed meanwhile; else a Finished, which says whether the run left a
+    retry pending (tapesched.retries).
     """
     execution = get(db, execution_id)
     if execution is None or execution.status != "running":
-        return False
+        return None
     outcome = lifecycle.Outcome(status, execution.started_at, completed_at)
     expired = " AND lease_expires < :expired_at" if lease_expired_at is not None else ""
     cursor = db.execute(
@@ -305,13 +308,25 @@ def finish(
         },
     )
     if cursor.rowcount != 1:
-        return False
+        return None
     task = tasks.get(db, execution.task_id)
     if task is None:
-        return True
+        return Finished(None)
     average = average_duration(db, task.id) if outcome.timed else None
-    tasks.update(db, task.id, lifecycle.after_execution(task, outcome, average))
-    return True
+    changes = lifecycle.after_execution(task, outcome, average)
+    retry = None
+    if execution.trigger in retries.IN_SERIES:
+        retry = retries.next_retry(task, execution.attempt, execution.trigger, status, completed_at)
+        changes.update(retries.retry_fields(retry))
+    tasks.update(db, task.id, changes)
+    return Finished(retry)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """An outcome recorded (always true), and the retry it left pending, if any."""
+
+    retry: retries.Retry | None
 
 
 LEASE_EXPIRED = "lease expired"

@@ -576,3 +576,68 @@ def test_lock_files_stay_in_the_locks_folder(paths: StatePaths) -> None:
     for hostile in ("../../etc/x", "/abs/path", "..", "a/../../b", "\n"):
         assert paths.exec_lock(hostile).parent == paths.locks
         assert paths.device_lock(hostile).parent == paths.locks
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def _running(db, execution_id: str, trigger: str = "schedule", attempt: int = 1) -> None:
+    executions.insert(
+        db,
+        {
+            "execution_id": execution_id,
+            "task_id": 1,
+            "trigger": trigger,
+            "attempt": attempt,
+            "scheduled_for": T0,
+            "created_at": T0,
+            "status": "running",
+        },
+    )
+
+
+def test_a_failed_or_lost_run_leaves_its_retry_with_the_task_in_one_transaction(
+    catalog: StatePaths,
+) -> None:
+    from tapesched.retries import Retry
+
+    with open_database(catalog) as db, db.write():
+        tasks.insert(db, _task_row())
+        _running(db, "a1")
+        ended = T0 + timedelta(minutes=1)
+        finished = executions.finish(db, "a1", "lost", ended, "runner vanished")
+        assert finished.retry == Retry(ended + timedelta(seconds=60), 2)
+        task = tasks.get(db, 1)
+        assert (task.retry_at, task.retry_attempt) == (finished.retry.at, 2)
+        assert executions.finish(db, "a1", "failed", ended) is None  # recorded once
+        # The claim: only one of two compare-and-sets on the same pending retry wins.
+        assert tasks.due_retries(db, finished.retry.at, 10, "h1") == [task]
+        assert tasks.due_retries(db, ended, 10, "h1") == []
+        assert tasks.move_retry(db, 1, finished.retry.at, None)
+        assert not tasks.move_retry(db, 1, finished.retry.at, None)
+        assert (tasks.get(db, 1).retry_at, tasks.get(db, 1).retry_attempt) == (None, 0)
+        # The retry fails too: the wait doubles; a cancelled one ends the series.
+        _running(db, "a2", "retry", 2)
+        assert executions.finish(db, "a2", "failed", ended).retry == Retry(
+            ended + timedelta(seconds=120), 3
+        )
+        _running(db, "a3", "retry", 3)
+        assert executions.finish(db, "a3", "cancelled", ended).retry is None
+        assert tasks.get(db, 1).retry_at is None
+        # A manual run is never retried, and leaves a pending retry as it is.
+        tasks.update(db, 1, {"retry_at": ended, "retry_attempt": 2})
+        _running(db, "m1", "manual")
+        assert executions.finish(db, "m1", "failed", ended).retry is None
+        assert tasks.get(db, 1).retry_at == ended
+
+
+def _task_row() -> dict:
+    return {
+        "task_name": "flaky", "description": "", "status": "active", "enabled": True,
+        "schedule_type": "daily", "schedule_config": {"time": "02:00:00"}, "timezone": "UTC",
+        "action_type": "custom", "action_config": {"command": "false"}, "device": None,
+        "next_run_time": T0 + timedelta(days=1), "total_runs": 0, "success_runs": 0,
+        "failure_runs": 0, "misfire": "run_once", "device_wait": 60, "notify_on": "failure",
+        "created_at": T0, "updated_at": T0, "host": "h1", "retries": 3, "retry_delay": 60,
+        "retry_attempt": 0,
+    }  # fmt: skip

@@ -26,6 +26,7 @@ class Task:
     misfire: str = "run_once"
     misfire_grace: int | None = None
     device: str | None = None
+    start_window: str | None = None
 
 
 FREE = ClaimFacts(previous_running=False, device_busy=False, running=0)
