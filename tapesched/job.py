@@ -33,10 +33,19 @@ class JobContext:
     timeout: float | None = None
     grace: float = 10.0
     on_spawn: Callable[[int], None] | None = None
+    # The run's slot on the schedule (aware UTC; a manual run's: when it was asked for),
+    # its trigger, its attempt in a series of retries (1 for the first), and the backup
+    # level a manual run asked for (`run --level`), else None.
+    scheduled_for: datetime | None = None
+    trigger: str = "schedule"
+    attempt: int = 1
+    level: str | None = None
     started: float = field(default_factory=time.monotonic)
     cancelled: bool = False
     aborted: str | None = None  # why the job must stop now (its lease is lost)
     current_group: int | None = None
+    # The job is over (run_after_end): a cancellation or an abort no longer stops commands.
+    ended: bool = False
 
     def log(self, message: str) -> None:
         self.output.write(f"tapesched: {message}\n")
@@ -48,10 +57,11 @@ class JobContext:
         return self.timeout - (time.monotonic() - self.started)
 
     def check(self) -> None:
-        """Raise Cancelled, LeaseLost or TimedOut if the run must end now."""
-        if self.cancelled:
+        """Raise Cancelled, LeaseLost or TimedOut if the run must end now (once the job is
+        over, only TimedOut: see run_after_end)."""
+        if self.cancelled and not self.ended:
             raise Cancelled()
-        if self.aborted is not None:
+        if self.aborted is not None and not self.ended:
             raise LeaseLost(self.aborted)
         remaining = self.remaining()
         if remaining is not None and remaining <= 0:
@@ -60,7 +70,7 @@ class JobContext:
     def cancel(self) -> None:
         """Called from the SIGTERM handler: mark cancelled and TERM the job's group."""
         self.cancelled = True
-        if self.current_group is not None:
+        if self.current_group is not None and not self.ended:
             process.signal_group(self.current_group, signal.SIGTERM)
 
     def abort(self, reason: str) -> None:
@@ -68,7 +78,7 @@ class JobContext:
         the job's group (the watching loop then ends the whole group and raises)."""
         self.aborted = reason
         group = self.current_group
-        if group is not None:
+        if group is not None and not self.ended:
             process.signal_group(group, signal.SIGTERM)
 
     def run(
@@ -102,6 +112,29 @@ class JobContext:
         finally:
             self.current_group = None
         return child.returncode, "".join(captured)
+
+    def run_after_end(
+        self,
+        argv: list[str],
+        *,
+        seconds: float | None,
+        grace: float | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Run argv as `run` does, once the job is over (an after hook): with a deadline of
+        its own, `seconds` from now (None: none), and deaf from now on to the run's
+        cancellation and abort, which the job has already obeyed (`stop` still reaches it
+        through its recorded pid). Raise TimedOut if it overruns, after stopping its group
+        with `grace` seconds (default: the context's) from TERM to KILL."""
+        saved = self.started, self.timeout, self.grace
+        self.ended = True
+        self.started, self.timeout = time.monotonic(), seconds
+        if grace is not None:
+            self.grace = grace
+        try:
+            return self.run(argv, env=env)
+        finally:
+            self.started, self.timeout, self.grace = saved
 
     @contextlib.contextmanager
     def stream(

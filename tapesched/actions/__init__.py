@@ -120,7 +120,17 @@ SCHEMAS: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
         "pool": (_pool, "the name of a pool (see 'tapesched pool add')", False),
         "library": (_volume, "the name of a library (see 'tapesched library add')", False),
         "drive": (_int_between(0, 63), "the index of one of the library's drives, 0-63", False),
-        "task_type": (lambda v: v in ("full", "incremental"), "full or incremental", False),
+        "task_type": (
+            lambda v: v in ("full", "differential", "incremental"),
+            "full, differential or incremental",
+            False,
+        ),
+        "levels": (
+            lambda v: isinstance(v, list),
+            'a list of rules such as {"level": "full", "on": "1st sun"}, the first matching '
+            "a run's date giving its level",
+            False,
+        ),
         "compression_enabled": (_bool, "true or false", False),
         "exclude": (_string_items, "a list of tar --exclude patterns", False),
         "block_size": (
@@ -201,7 +211,8 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
 
     The config is stored as given, except `device`, normalized (/srv/vtape/ ->
     /srv/vtape) because it names the device lock: two spellings of one drive
-    must never run two jobs at once. Raise InvalidInput naming the field and the
+    must never run two jobs at once, and a backup's `levels`, normalised by
+    tapesched.levels. Raise InvalidInput naming the field and the
     accepted form for an unknown type, a missing or unknown key, a wrong type
     or a value out of range. Warnings name paths that do not exist yet (a mount
     may bring them); those are checked again at run time.
@@ -231,6 +242,8 @@ def validate_action(action_type: str, config: dict[str, Any]) -> tuple[dict[str,
             )
     if action_type == "backup":
         _check_media_keys(config)
+        if "levels" in config:
+            config = {**config, "levels": _check_levels(config)}
     if action_type == "verify" and ("from_task" in config) == ("volume" in config):
         raise InvalidInput(
             "action_config: verify takes from_task (a backup task's latest restore point) "
@@ -304,6 +317,19 @@ def _check_media_keys(config: dict[str, Any]) -> None:
         )
     if "drive" in config and "library" not in config:
         raise InvalidInput("action_config.drive: only with a library")
+
+
+def _check_levels(config: dict[str, Any]) -> list[dict[str, str]]:
+    """A backup's level is one task_type or levels by date, not both; the rules checked and
+    normalised (tapesched.levels)."""
+    from tapesched.levels import check_rules
+
+    if "task_type" in config:
+        raise InvalidInput(
+            "action_config: a backup takes task_type (one level for every run) or levels "
+            "(a level by date), not both"
+        )
+    return check_rules(config["levels"], "action_config.levels")
 
 
 def _non_empty_dir(path: str) -> bool:

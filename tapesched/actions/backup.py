@@ -1,12 +1,18 @@
-"""backup: GNU tar onto a drive, a virtual tape or a pool's volumes, full or incremental.
+"""backup: GNU tar onto a drive, a virtual tape or a pool's volumes: full, differential
+or incremental.
 
-Full and incremental tasks over the same sources and device (or pool) form one
-chain, named by chain_id(sources, device or "pool:NAME"). With a pool, tar writes
-to a pipe and actions/volumes.py puts the archive on the pool's labelled volumes.
-The chain's tar snapshot is
-snapshots/<chain>.snar; a full starts it afresh (level 0), an incremental
-works on a copy, and the copy replaces the snapshot only once the archive is
-complete, so a failed or stopped run leaves the chain as it was.
+Full, differential and incremental tasks over the same sources and device (or pool)
+form one chain, named by chain_id(sources, device or "pool:NAME"). With a pool, tar
+writes to a pipe and actions/volumes.py puts the archive on the pool's labelled volumes.
+The level run is the one a manual run asked for, else the task's `levels` rule for the
+run's scheduled date in the task's zone (tapesched.levels), else its `task_type`.
+
+The chain's tar snapshot is snapshots/<chain>.snar; a full starts it afresh (level 0)
+and keeps a copy of it as snapshots/<chain>.full.snar; a differential (level 1) works
+on a copy of that full snapshot, an incremental (previous level + 1) on a copy of the
+chain's snapshot, and the copy replaces the snapshot only once the archive is complete,
+so a failed or stopped run leaves the chain (both snapshots) as it was. Each result
+names the backup it builds on (`based_on`), which recovery checks.
 
 Sources are archived relative to / (`tar -C / data/x`): /data/x restores to
 TARGET/data/x. Archives are written in GNU tar's POSIX (pax) format with sparse
@@ -26,6 +32,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tapesched.actions import device_kind
 from tapesched.actions import tape as tapes
@@ -81,12 +88,42 @@ def snapshot_paths(snapshots: Path, chain: str) -> tuple[Path, Path]:
     return snapshots / f"{chain}.snar", snapshots / f"{chain}.json"
 
 
+def full_snapshot_path(snapshots: Path, chain: str) -> Path:
+    """The copy of the snapshot of the chain's latest full, which differentials start from."""
+    return snapshots / f"{chain}.full.snar"
+
+
+LEVELS = ("full", "differential", "incremental")
+
+
+def requested_level(config: dict[str, Any], context: JobContext) -> tuple[str, str | None]:
+    """The level a run asks for, and the text of the `levels` rule that chose it (None
+    when none did): the manual override, else the rule for the run's scheduled date (or
+    now) in the task's zone, else task_type (default full)."""
+    if context.level is not None:
+        if context.level not in LEVELS:
+            raise ActionFailed(f"level {context.level!r} is not one of {', '.join(LEVELS)}")
+        return context.level, None
+    rules = config.get("levels")
+    if rules:
+        from tapesched.levels import rule_on
+
+        when = context.scheduled_for or context.now()
+        zone = ZoneInfo(getattr(context.task, "timezone", None) or "UTC")
+        try:
+            rule = rule_on(rules, when.astimezone(zone).date())
+        except InvalidInput as error:
+            raise ActionFailed(error.message) from None
+        return rule["level"], rule["on"]
+    return str(config.get("task_type", "full")), None
+
+
 def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     sources = normalize_sources(config["source_paths"])
     media = isinstance(config.get("pool"), str)
     device = normalize_device(config["device"]) if config.get("device") else None
     place = chain_place(config) if media else device
-    requested = config.get("task_type", "full")
+    requested, rule = requested_level(config, context)
     compress = bool(config.get("compression_enabled", False))
     exclude = list(config.get("exclude", []))
     try:
@@ -110,15 +147,31 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
 
     chain = chain_id(sources, place)
     snapshot, state_file = snapshot_paths(context.paths.snapshots, chain)
+    full_snapshot = full_snapshot_path(context.paths.snapshots, chain)
     state = _read_state(state_file)
+    if rule is not None:
+        context.log(f"{requested} by the rule '{rule}' of the task's levels")
+    elif context.level is not None:
+        context.log(f"{requested} as this run asked (--level)")
     ran_as = requested
     if requested == "incremental" and not snapshot.exists():
         context.log("no full backup in this chain yet: running a full backup")
         ran_as = "full"
-    level = int(state.get("level", 0)) + 1 if ran_as == "incremental" else 0
+    elif requested == "differential" and not full_snapshot.exists():
+        context.log(
+            "no full backup's snapshot is kept for this chain (no full yet, or the chain "
+            "began before differentials): running a full backup"
+        )
+        ran_as = "full"
+    level = {"full": 0, "differential": 1}.get(ran_as, int(state.get("level", 0)) + 1)
+    based_on = {"full": None, "differential": state.get("full_execution_id")}.get(
+        ran_as, state.get("execution_id")
+    )
+    copy_of = {"full": None, "differential": full_snapshot}.get(ran_as, snapshot)
 
     context.paths.snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
     work_snapshot = context.paths.snapshots / f".{chain}.{context.execution_id}.snar"
+    work_full = context.paths.snapshots / f".{chain}.{context.execution_id}.full.snar"
     index_file = context.paths.snapshots / f".{chain}.{context.execution_id}.index"
     result: dict[str, Any] = {
         "level": level,
@@ -134,6 +187,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         "chain_id": chain,
         "task_type_requested": requested,
         "ran_as": ran_as,
+        "based_on": based_on,
         "compression": compress,
         "block_size": block_size,
         "format": features.format,
@@ -142,6 +196,8 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         "source_paths": sources,
         "warnings": [],
     }
+    if rule is not None:
+        result["level_rule"] = rule
     if media:
         result.update(pool=config["pool"], library=config.get("library"), volumes=[], pieces=[])
     context.log(
@@ -156,7 +212,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     )
     try:
         # Private from the start: tar rewrites these files in place and keeps their mode.
-        tapes.private_file(work_snapshot, snapshot if ran_as == "incremental" else None)
+        tapes.private_file(work_snapshot, copy_of)
         tapes.private_file(index_file)
         members = member_names(sources)
         if media:
@@ -169,8 +225,15 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
             write(context, device, members, work_snapshot, index_file, result, exclude)
         listing = parse_listing(index_file.read_text(errors="surrogateescape"))
         result.update(files=listing.files, bytes=listing.bytes, members=listing.members)
-        # The archive is complete: only now does the chain move on.
+        # The archive is complete: only now does the chain move on (a full's snapshot
+        # copied first, so that both renames are all that is left).
+        if ran_as == "full":
+            tapes.private_file(work_full, work_snapshot)
+            tapes.fsync_path(work_full)
         os.replace(work_snapshot, snapshot)
+        if ran_as == "full":
+            os.replace(work_full, full_snapshot)
+        full_id = context.execution_id if ran_as == "full" else state.get("full_execution_id")
         tapes.write_atomically(
             state_file,
             json.dumps(
@@ -178,6 +241,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
                     "chain_id": chain,
                     "level": level,
                     "execution_id": context.execution_id,
+                    "full_execution_id": full_id,
                     "source_paths": sources,
                     "device": device,
                     "updated_at": context.now().isoformat(),
@@ -186,7 +250,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
             + "\n",
         )
     finally:
-        for leftover in (work_snapshot, index_file):
+        for leftover in (work_snapshot, work_full, index_file):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
     context.log(

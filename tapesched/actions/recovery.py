@@ -1,8 +1,10 @@
 """recovery: restore a backup chain, up to a point, into a target folder.
 
 The chain of the `from_task` backup task is every successful backup of any
-task with the same sources and device. The restore takes the latest full at
-or before the point and each incremental after it up to the point, checks
+task with the same sources and device. The restore takes the shortest set that
+reaches the point: walking back from it, each time the latest earlier backup of
+a lower level (the point's incremental, the incrementals before it down to the
+latest differential, that differential, the full), checks
 every archive first (SHA-256 on a virtual tape; a readable listing with the
 recorded member count on a drive), and only then extracts them in order with
 --listed-incremental=/dev/null, so deletions and renames are replayed.
@@ -36,9 +38,12 @@ from tapesched.store.db import Database
 
 def restore_plan(backups: list[Backup], point: str) -> list[Backup]:
     """Given a chain's backups in order and a point ('latest' or an execution id, or a
-    unique prefix of 8+ characters), return the backups to restore: the latest full
-    at or before the point and each incremental after it up to the point.
-    Raise ValueError with the reason if there is none."""
+    unique prefix of 8+ characters), return the backups to restore, in order: walking
+    back from the point, each time the latest earlier backup of a lower level, which must
+    be exactly one lower (and the one the later backup names as `based_on`, if it names
+    one), down to a full: the full, the latest differential after it and the
+    incrementals after that. Results without int levels: the latest full at or before
+    the point and everything after it. Raise ValueError with the reason if there is none."""
     if not backups:
         raise ValueError("the chain has no successful backup")
     if point == "latest":
@@ -53,18 +58,46 @@ def restore_plan(backups: list[Backup], point: str) -> list[Backup]:
         if len(matches) != 1:
             raise ValueError(f"point {point} is not a successful backup of this chain")
         end = matches[0]
+    if _level(backups[end]) is not None:
+        return _walk_back(backups, end)
     for start in range(end, -1, -1):
         if backups[start].is_full:
-            plan = backups[start : end + 1]
-            levels = [item.result.get("level") for item in plan]
-            if all(isinstance(level, int) for level in levels) and levels != list(range(len(plan))):
-                missing = next((n for n, level in enumerate(levels) if level != n), len(levels))
-                raise ValueError(
-                    f"the backup of level {missing} before the point is gone "
-                    "(its volumes were recycled?)"
-                )
-            return plan
+            return backups[start : end + 1]
     raise ValueError("no full backup at or before the point (was it removed?)")
+
+
+def _level(item: Backup) -> int | None:
+    level = item.result.get("level")
+    return level if isinstance(level, int) and not isinstance(level, bool) and level >= 0 else None
+
+
+def _walk_back(backups: list[Backup], end: int) -> list[Backup]:
+    plan = [backups[end]]
+    need = _level(backups[end])
+    index = end
+    while need:
+        found_at = _lower(backups, index, need)
+        if found_at is None:
+            raise ValueError("no full backup at or before the point (was it removed?)")
+        base, index = plan[0].result.get("based_on"), found_at
+        found = _level(backups[index])
+        if found != need - 1 or (isinstance(base, str) and base != backups[index].execution_id):
+            raise ValueError(
+                f"the backup of level {need - 1} before the point is gone "
+                "(its volumes were recycled?)"
+            )
+        plan.insert(0, backups[index])
+        need = found
+    return plan
+
+
+def _lower(backups: list[Backup], before: int, level: int) -> int | None:
+    """The index of the latest backup before `before` whose level is below `level`."""
+    for index in range(before - 1, -1, -1):
+        found = _level(backups[index])
+        if found is not None and found < level:
+            return index
+    return None
 
 
 def chain_backups(db: Database, chain: str) -> list[Backup]:

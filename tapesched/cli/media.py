@@ -373,8 +373,9 @@ def pool_delete(name: PoolName, json_out: JsonOut = False) -> None:
 @app.command("restore-points", cls=HelpCommand)
 def restore_points(task_ref: TaskRef, full: Full = False, json_out: JsonOut = False) -> None:
     """List the points a recovery of a backup task can reach: each successful backup of
-    its chain, with the volumes a restore to it reads, in order (the full's, then each
-    incremental's). A backup without media shows its device or archive instead."""
+    its chain, with the volumes a restore to it reads, in order (the full's, then the
+    differential's and each incremental's). A backup without media shows its device or
+    archive instead."""
     from tapesched.actions.backup import task_chain
     from tapesched.actions.recovery import chain_backups, restore_plan
     from tapesched.render import iso, table
@@ -410,6 +411,7 @@ def restore_points(task_ref: TaskRef, full: Full = False, json_out: JsonOut = Fa
                     "execution_id": item.execution_id,
                     "completed_at": iso(item.completed_at),
                     "level": item.result.get("level"),
+                    "ran_as": _ran_as(item),
                     "files": item.result.get("files"),
                     "bytes": item.result.get("bytes"),
                     "volumes": places,
@@ -426,7 +428,7 @@ def restore_points(task_ref: TaskRef, full: Full = False, json_out: JsonOut = Fa
         [
             item.execution_id,
             stamp_here(item.completed_at),
-            "full" if item.is_full else f"incremental {item.result.get('level')}",
+            _level_text(item),
             str(item.result.get("files", "-")),
             human_bytes(item.result.get("bytes")),
             ", ".join(places) or "-",
@@ -434,6 +436,18 @@ def restore_points(task_ref: TaskRef, full: Full = False, json_out: JsonOut = Fa
         for item, _members, places in points
     ]
     table(None, ["EXECUTION", "COMPLETED", "LEVEL", "FILES", "BYTES", "VOLUMES"], rows, full)
+
+
+def _ran_as(backup: Any) -> str:
+    """full, differential or incremental (a backup's `ran_as`; a full by its level)."""
+    if backup.is_full:
+        return "full"
+    return "differential" if backup.result.get("ran_as") == "differential" else "incremental"
+
+
+def _level_text(backup: Any) -> str:
+    kind = _ran_as(backup)
+    return f"incremental {backup.result.get('level')}" if kind == "incremental" else kind
 
 
 def _places(backup: Any, pieces: list[Any]) -> list[str]:

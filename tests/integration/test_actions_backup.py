@@ -55,6 +55,7 @@ def test_a_full_task_restarts_the_chain_that_an_incremental_task_continues(
     assert [run.result["tape_file_number"] for run in runs] == [1, 2, 3, 4, 5]
     chain = runs[0].result["chain_id"]
     assert sorted(path.name for path in harness.paths.snapshots.iterdir()) == [
+        f"{chain}.full.snar",
         f"{chain}.json",
         f"{chain}.snar",
     ]

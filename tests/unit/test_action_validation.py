@@ -27,7 +27,21 @@ BACKUP = {"source_paths": ["/data"], "device": "/srv/vtape"}
         ("backup", {**BACKUP, "source_paths": ["/data", "/data/x"]}, "/data/x is inside /data"),
         ("backup", {**BACKUP, "source_paths": ["/d/x", "/d x", "/d"]}, "/d/x is inside /d"),
         ("backup", {**BACKUP, "source_paths": ["/", "/srv"]}, "/srv is inside /"),
-        ("backup", {**BACKUP, "task_type": "differential"}, "expected full or incremental"),
+        ("backup", {**BACKUP, "task_type": "weekly"}, "expected full, differential or incremental"),
+        ("backup", {**BACKUP, "levels": "1st sun"}, "action_config.levels: '1st sun' is not valid"),
+        (
+            "backup",
+            {**BACKUP, "task_type": "full", "levels": [{"level": "full", "on": "*"}]},
+            "takes task_type (one level for every run) or levels (a level by date), not both",
+        ),
+        (
+            "backup",
+            {
+                **BACKUP,
+                "levels": [{"level": "full", "on": "1st sun"}, {"level": "full", "on": "sunday x"}],
+            },
+            "action_config.levels[1]: rule 'sunday x' (full): 'x' is not a word of a rule",
+        ),
         ("backup", {**BACKUP, "compression_enabled": "yes"}, "expected true or false"),
         ("backup", {**BACKUP, "exclude": "*.tmp"}, "tar --exclude patterns"),
         ("backup", {**BACKUP, "block_size": 0}, "1-4096"),
