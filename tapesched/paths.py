@@ -70,6 +70,14 @@ class StatePaths:
     def output_log(self, task_name: str, execution_id: str) -> Path:
         return self.logs / safe_name(task_name) / f"{execution_id}.log"
 
+    @property
+    def results(self) -> Path:
+        """Where a run's result is written, as JSON, for its after hook (made when needed)."""
+        return self.home / "results"
+
+    def result_file(self, execution_id: str) -> Path:
+        return self.results / f"{safe_name(execution_id)}.json"
+
     def ensure(self) -> None:
         """Create the state folder and its subfolders (mode 0700) and check that each can be
         written; raise StorageUnavailable naming the folder that cannot (a file where a

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from tapesched import notify, process
+from tapesched import hooks, notify, process
 from tapesched.clock import utcnow
 from tapesched.dburl import DatabaseURL
 from tapesched.decisions import Lease
@@ -80,12 +80,15 @@ def fail_unstarted(
         execution = executions.get(db, execution_id)
         if execution is None or execution.status != "running" or execution.pid is not None:
             return message, None
-        if not executions.finish(db, execution_id, "failed", now, message):
+        finished = executions.finish(db, execution_id, "failed", now, message)
+        if finished is None:
             return message, None
         task = tasks.get(db, execution.task_id)
     if task is None:
         return message, None
-    return message, notify.Ended(task, execution_id, "failed", message, execution.log_path)
+    return message, notify.Ended(
+        task, execution_id, "failed", message, execution.log_path, retry=finished.retry
+    )
 
 
 # How a runner gets the catalog's password when its URL has one: never on its command
@@ -184,6 +187,10 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
         timeout=float(task.timeout) if task.timeout else None,
         grace=STOP_GRACE,
         on_spawn=lambda pid: _record_job_pid(db, execution.execution_id, pid),
+        scheduled_for=execution.scheduled_for or execution.created_at,
+        trigger=execution.trigger,
+        attempt=execution.attempt,
+        level=execution.level,
     )
     signal.signal(signal.SIGTERM, lambda *_: context.cancel())
     signal.signal(signal.SIGINT, lambda *_: context.cancel())
@@ -200,28 +207,36 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
     )
     keeper.start()
     try:
-        if execution.device:
-            device_lock = process.FileLock(paths.device_lock(execution.device))
-            if not _wait_for_device(device_lock, task.device_wait, context):
-                raise ActionFailed(
-                    f"device busy: {execution.device} still in use after {task.device_wait}s"
-                )
-        module = importlib.import_module(f"tapesched.actions.{task.action_type}")
-        result = module.run(dict(task.action_config), context)
-        status = "success"
-    except TimedOut:
-        error = f"timed out after {task.timeout}s"
-    except Cancelled:
-        status, error = "cancelled", "cancelled (runner received SIGTERM)"
-    except TapeschedError as failure:
-        error, result = failure.message, getattr(failure, "result", None)
-    except Exception as crash:  # noqa: BLE001 - recorded, never lost
-        traceback.print_exc(file=out)
-        error = f"internal error: {type(crash).__name__}: {crash}"
+        try:
+            hooks.run_before(context, task, execution.log_path)  # before the device lock
+            if execution.device:
+                device_lock = process.FileLock(paths.device_lock(execution.device))
+                if not _wait_for_device(device_lock, task.device_wait, context):
+                    raise ActionFailed(
+                        f"device busy: {execution.device} still in use after {task.device_wait}s"
+                    )
+            module = importlib.import_module(f"tapesched.actions.{task.action_type}")
+            result = module.run(dict(task.action_config), context)
+            status = "success"
+        except TimedOut:
+            error = f"timed out after {task.timeout}s"
+        except Cancelled:
+            status, error = "cancelled", "cancelled (runner received SIGTERM)"
+        except TapeschedError as failure:
+            error, result = failure.message, getattr(failure, "result", None)
+        except Exception as crash:  # noqa: BLE001 - recorded, never lost
+            traceback.print_exc(file=out)
+            error = f"internal error: {type(crash).__name__}: {crash}"
+        finally:
+            if device_lock is not None:
+                device_lock.release()
+        # Whatever the outcome, with the drive free and the lease still renewed; its
+        # failure is noted in the result, never changes the outcome.
+        result = hooks.run_after(
+            context, task, status, error, result, execution.started_at, execution.log_path
+        )
     finally:
         keeper.stop()
-        if device_lock is not None:
-            device_lock.release()
     context.log(f"finished: {status}" + (f": {error}" if error else ""))
     out.flush()
     recorded, status, error = _record(db, execution.execution_id, status, error, result)
@@ -236,6 +251,7 @@ def _run(db: Database, paths: StatePaths, execution: ExecutionRecord, task: Task
             execution.log_path,
             out,
             exit_code=notify.exit_code_of(result),
+            retry=recorded.retry,
         )
     return 0 if status == "success" else 1
 
@@ -279,18 +295,19 @@ def _record_job_pid(db: Database, execution_id: str, pid: int) -> None:
 
 def _record(
     db: Database, execution_id: str, status: str, error: str | None, result: Any
-) -> tuple[bool, str, str | None]:
-    """Record the outcome; return whether this call recorded it, and the status and error
-    that stand (`stop` or tick may have recorded theirs first)."""
+) -> tuple[executions.Finished | None, str, str | None]:
+    """Record the outcome; return what this call recorded (None if it recorded nothing),
+    and the status and error that stand (`stop` or tick may have recorded theirs first)."""
 
-    def record() -> tuple[bool, str, str | None]:
+    def record() -> tuple[executions.Finished | None, str, str | None]:
         with db.write():
-            if not executions.finish(db, execution_id, status, utcnow(), error, result):
+            finished = executions.finish(db, execution_id, status, utcnow(), error, result)
+            if finished is None:
                 final = executions.get(db, execution_id)
                 if final is not None:
-                    return False, final.status, final.error_message
-                return False, status, error
-        return True, status, error
+                    return None, final.status, final.error_message
+                return None, status, error
+        return finished, status, error
 
     return _retrying(record, "record the outcome")
 

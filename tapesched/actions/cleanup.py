@@ -173,6 +173,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
     problems: list[str] = []
     logs_removed = _remove_logs([log for _, log in doomed if log], referenced, problems)
     logs_removed += _remove_orphan_logs(context.paths.logs, referenced, cutoff, problems)
+    results_removed = _remove_results(context.paths, doomed_ids, referenced, cutoff, problems)
     archives_removed: list[str] = []
     for item in removed_archives:
         archive = Path(item.result["archive_path"])
@@ -198,6 +199,7 @@ def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:
         "archives_removed": archives_removed,
         "partial_archives_removed": partials_removed,
         "temporary_files_removed": temporaries_removed,
+        "result_files_removed": results_removed,
         "archives_kept_for_chains": [
             item.result.get("archive_path") or f"tape file {item.result.get('tape_file_number')}"
             for item in needed
@@ -288,6 +290,25 @@ def _remove_orphan_logs(
                     if entry.stat(follow_symlinks=False).st_mtime < cutoff.timestamp():
                         candidates.append(entry.path)
     return _remove_logs(candidates, referenced, problems)
+
+
+def _remove_results(
+    paths: Any, removed: list[str], referenced: set[str], cutoff: datetime, problems: list[str]
+) -> list[str]:
+    """The results written for after hooks (results/<execution>.json, tapesched.hooks) of
+    the executions removed, and those older than the cutoff whose execution is gone (no
+    execution's log is named <execution>.log: their task was deleted)."""
+    candidates = [str(paths.result_file(execution_id)) for execution_id in removed]
+    kept = {Path(path).stem for path in referenced}
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(paths.results):
+            if not entry.name.endswith(".json") or entry.name.removesuffix(".json") in kept:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                stat = entry.stat(follow_symlinks=False)
+                if entry.is_file(follow_symlinks=False) and stat.st_mtime < cutoff.timestamp():
+                    candidates.append(entry.path)
+    return _remove_logs(sorted(set(candidates)), set(), problems)
 
 
 def _remove_stale_partials(

@@ -159,6 +159,7 @@ def test_cleanup_spares_runs_in_progress_and_removes_orphan_logs_and_stale_parti
     assert fresh.exists()
     assert run.result["temporary_files_removed"] == [str(leftover)]
     assert sorted(path.name for path in harness.paths.snapshots.iterdir() if path.is_file()) == [
+        f"{history.runs['full-40'].result['chain_id']}.full.snar",
         f"{history.runs['full-40'].result['chain_id']}.json",
         f"{history.runs['full-40'].result['chain_id']}.snar",
     ]
