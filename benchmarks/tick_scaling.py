@@ -92,9 +92,12 @@ with store_db.open_database(resolved[-1], create=False) as database:
 
     database.execute = capture
     with database.read():
-        task_rows.due(database, utcnow(), 64)
+        task_rows.due(database, utcnow(), 64, "bench")
+        task_rows.due_retries(database, utcnow(), 64, "bench")
 due = [(s, p) for s, p in issued if "FROM tasks" in s and "next_run_time <=" in s]
-print(json.dumps({"times": times, "sql": sql, "due_query": due[-1] if due else None}))
+retries = [(s, p) for s, p in issued if "FROM tasks" in s and "retry_at <=" in s]
+print(json.dumps({"times": times, "sql": sql, "due_query": due[-1] if due else None,
+                  "retry_query": retries[-1] if retries else None}))
 """
 
 
@@ -252,6 +255,12 @@ def main() -> None:
                 print(f"  -> {line}")
         else:
             print("WARNING: the due-task query was not captured")
+        if inproc.get("retry_query"):
+            sql, params = inproc["retry_query"]
+            print("the due-retry query (tapesched.store.tasks.due_retries):")
+            print("  " + " ".join(sql.split()))
+            for line in query_plan(db, sql, params):
+                print(f"  -> {line}")
 
         # Nothing was due: no execution may have been made.
         for label, folders in (("new", homes), ("old", old_homes)):
