@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_until
+from hostile_servers import recording
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -79,12 +80,24 @@ def lines(path: Path) -> list[str]:
 
 
 def test_a_task_failing_twice_then_succeeding_runs_three_times_with_backoff(sh, tmp_path):
+    with recording() as pings:
+        _failing_twice_then_succeeding(sh, tmp_path, pings.url)
+    # Each attempt pings its start; one that will be retried sends its output to /log; the
+    # series' outcome is pinged once.
+    assert [path.split("?")[0] for path in pings.paths()] == [
+        "/ping/abc/start", "/ping/abc/log", "/ping/abc/start", "/ping/abc/log",
+        "/ping/abc/start", "/ping/abc",
+    ]  # fmt: skip
+    assert b"not yet" in pings.hits[1].body
+
+
+def _failing_twice_then_succeeding(sh, tmp_path: Path, ping_url: str) -> None:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
     notify, notified = notifier(tmp_path)
     added = sh(
         "add", "flaky", "--once", start.isoformat(), "--command", counting_job(tmp_path, 3),
         "--retries", "3", "--retry-delay", "60", "--notify-command", notify,
-        "--notify-on", "always",
+        "--notify-on", "always", "--ping-url", ping_url,
     )  # fmt: skip
     assert added.code == 0, added.err
 

@@ -43,6 +43,9 @@ URL_TABLE = [
     ("http://127.0.0.1:8000", "success", None, f"http://127.0.0.1:8000/?rid={RID}"),
     ("http://127.0.0.1:8000/", "success", None, f"http://127.0.0.1:8000/?rid={RID}"),
     ("http://127.0.0.1:8000", "start", None, f"http://127.0.0.1:8000/start?rid={RID}"),
+    # An attempt that will be retried: its output, not an outcome.
+    (HC, "log", 3, f"{HC}/log?rid={RID}"),
+    (HC + "?create=1", "log", None, f"{HC}/log?create=1&rid={RID}"),
 ]  # fmt: skip
 
 
