@@ -19,8 +19,9 @@ TASK_STATUSES = ("active", "inactive", "running", "paused", "error")
 EXECUTION_STATUSES = ("running", "success", "failed", "cancelled", "skipped", "lost")
 FINAL_STATUSES = EXECUTION_STATUSES[1:]
 TRIGGERS = ("schedule", "catch_up", "manual", "retry")
-# What `list` and `show` may call a task: its status, or `queued` (due, its drive busy).
-DISPLAYED_STATES = (*TASK_STATUSES, "queued")
+# What `list` and `show` may call a task: its status, `queued` (due, its drive busy) or
+# `waiting` (due, outside its start window).
+DISPLAYED_STATES = (*TASK_STATUSES, "queued", "waiting")
 
 COUNTS_AS_RUN = frozenset({"success", "failed", "cancelled"})
 COUNTS_AS_FAILURE = frozenset({"failed", "lost"})
@@ -105,16 +106,26 @@ def status_after_enabling(enabled: bool, status: str) -> str:
     return status if status == "running" else "inactive"
 
 
-def displayed_state(status: str, enabled: bool, running: bool, due: bool, device_busy: bool) -> str:
+def displayed_state(
+    status: str,
+    enabled: bool,
+    running: bool,
+    due: bool,
+    device_busy: bool,
+    window_closed: bool = False,
+) -> str:
     """What `list` and `show` call a task: `running` with a run in progress, `inactive`
-    when disabled, `queued` when due but its drive is busy, else its status (a stale
-    `running` with no run in progress reads `active`)."""
+    when disabled, `queued` when due but its drive is busy, `waiting` when due outside its
+    start window, else its status (a stale `running` with no run in progress reads
+    `active`)."""
     if running:
         return "running"
     if not enabled:
         return "inactive"
     if due and device_busy:
         return "queued"
+    if due and window_closed:
+        return "waiting"
     if status == "running":
         return "active"
     return status

@@ -117,9 +117,21 @@ def _states(db: Database, tasks: list[TaskRecord], now: datetime) -> dict[int, s
             running=task.id in running_tasks,
             due=task.next_run_time is not None and task.next_run_time <= now,
             device_busy=task.device in busy,
+            window_closed=_window_closed(task, now),
         )
         for task in tasks
     }
+
+
+def _window_closed(task: TaskRecord, now: datetime) -> bool:
+    if not task.start_window:
+        return False
+    from tapesched.windows import is_open
+
+    try:
+        return not is_open(task.start_window, now, task.timezone)
+    except (ValueError, KeyError):  # a zone gone from tzdata: `list` still lists it
+        return False
 
 
 def list_tasks(

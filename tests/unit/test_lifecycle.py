@@ -154,3 +154,19 @@ DISPLAY_TABLE = [
 def test_displayed_state(status, enabled, running, due, busy, shown) -> None:
     assert module.displayed_state(status, enabled, running, due, busy) == shown
     assert shown in module.DISPLAYED_STATES
+
+
+@pytest.mark.parametrize(
+    ("status", "enabled", "running", "due", "busy", "shown"),
+    [
+        ("active", True, False, True, False, "waiting"),  # due, outside its window
+        ("error", True, False, True, False, "waiting"),
+        ("active", True, False, True, True, "queued"),  # its drive first
+        ("active", True, False, False, False, "active"),  # not due: nothing waits
+        ("active", False, False, True, False, "inactive"),
+        ("active", True, True, True, False, "running"),
+    ],
+)
+def test_displayed_state_outside_the_window(status, enabled, running, due, busy, shown) -> None:
+    assert module.displayed_state(status, enabled, running, due, busy, window_closed=True) == shown
+    assert shown in module.DISPLAYED_STATES
