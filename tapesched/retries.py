@@ -62,9 +62,13 @@ def next_retry(
     at = ended + retry_wait(task.retry_delay, attempt)
     if task.start_window:
         from tapesched import windows
+        from tapesched.errors import InvalidInput
 
-        if not windows.is_open(task.start_window, at, task.timezone):
-            at = windows.next_opening(task.start_window, at, task.timezone)
+        try:
+            if not windows.is_open(task.start_window, at, task.timezone):
+                at = windows.next_opening(task.start_window, at, task.timezone)
+        except InvalidInput:  # its zone is gone: the tick reports it when the retry is due
+            pass
     if task.next_run_time is not None and at >= task.next_run_time:
         return None
     return Retry(at, attempt + 1)

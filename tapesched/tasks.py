@@ -126,11 +126,12 @@ def _states(db: Database, tasks: list[TaskRecord], now: datetime) -> dict[int, s
 def _window_closed(task: TaskRecord, now: datetime) -> bool:
     if not task.start_window:
         return False
+    from tapesched.errors import InvalidInput
     from tapesched.windows import is_open
 
     try:
         return not is_open(task.start_window, now, task.timezone)
-    except (ValueError, KeyError):  # a zone gone from tzdata: `list` still lists it
+    except InvalidInput:  # a zone gone from tzdata: `list` still lists it
         return False
 
 

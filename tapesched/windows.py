@@ -45,10 +45,17 @@ def bounds(window: str) -> tuple[time, time]:
     return time.fromisoformat(opening), time.fromisoformat(closing)
 
 
+def _zone(name: str) -> ZoneInfo:
+    """The task's zone; InvalidInput if it is gone from tzdata (as its schedule says)."""
+    from tapesched.schedule_config import validate_zone
+
+    return ZoneInfo(validate_zone(name))
+
+
 def is_open(window: str, instant: datetime, zone: str) -> bool:
     """Whether a run may start at `instant` (aware) under the window, read in `zone`."""
     opening, closing = bounds(window)
-    wall = instant.astimezone(ZoneInfo(zone)).time().replace(tzinfo=None)
+    wall = instant.astimezone(_zone(zone)).time().replace(tzinfo=None)
     if opening < closing:
         return opening <= wall < closing
     return wall >= opening or wall < closing
@@ -59,7 +66,7 @@ def next_opening(window: str, instant: datetime, zone: str) -> datetime:
     window opening in a DST gap opens when the gap ends."""
     from tapesched.schedule import _resolve
 
-    tz = ZoneInfo(zone)
+    tz = _zone(zone)
     opening, _ = bounds(window)
     day = instant.astimezone(tz).date()
     for offset in range(3):  # today's opening, or tomorrow's (the day after, past a gap)

@@ -203,3 +203,20 @@ def test_a_retry_launches_waits_or_is_dropped():
     task.start_window = "05:00-06:00"
     task.next_run_time = SLOT + timedelta(hours=2)
     assert decide_retry(task, FREE, due, 4).reason.startswith("outside its window 05:00-06:00")
+
+
+def test_a_zone_gone_from_tzdata_is_invalid_input_never_a_crash():
+    with pytest.raises(InvalidInput, match="unknown zone"):
+        windows.is_open("01:00-05:00", ENDED, "Mars/Olympus")
+    with pytest.raises(InvalidInput, match="unknown zone"):
+        windows.next_opening("01:00-05:00", ENDED, "Mars/Olympus")
+    task = Task(timezone="Mars/Olympus", start_window="01:00-05:00", next_run_time=None)
+    # The retry is still recorded (the tick reports the zone when it comes due).
+    assert next_retry(task, 1, "schedule", "failed", ENDED) == Retry(
+        ENDED + timedelta(minutes=5), 2
+    )
+    with pytest.raises(InvalidInput):
+        decide_retry(
+            Task(timezone="Mars/Olympus", start_window="01:00-05:00", retry_at=ENDED,
+                 retry_attempt=2, next_run_time=None), FREE, ENDED, 4,
+        )  # fmt: skip
