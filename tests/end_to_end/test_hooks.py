@@ -1,5 +1,6 @@
-"""Hooks (`--before`, `--after`) with real runners, on each backend (the `backend`
-fixture; PostgreSQL skips without TAPESCHED_TEST_PG): the before hook gates the job,
+"""Hooks (`--before`, `--after`) with real runners, on an SQLite state folder; the
+scenarios that read the catalog's outcome (the environment, a stop) also on PostgreSQL
+(the `backend` fixture; it skips without TAPESCHED_TEST_PG): the before hook gates the job,
 the after hook follows every outcome the runner reaches, neither goes through a shell,
 and both count inside the task's timeout."""
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import wait_until
 
-pytestmark = pytest.mark.usefixtures("backend")
+on_each_backend = pytest.mark.usefixtures("backend")
 
 # The CLI runs in process (run_cli: the real entry point, without an interpreter's start-up
 # for each command), except tick and stop, as cron and an operator run them; runners, hooks
@@ -108,6 +109,7 @@ def test_a_failing_before_hook_fails_the_run_and_the_job_never_starts(
     assert log.index("tapesched: after hook: ") < log.index("tapesched: finished: failed")
 
 
+@on_each_backend
 def test_hooks_see_the_run_in_their_environment(run_cli, tmp_path):
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     added = run_cli(
@@ -193,6 +195,7 @@ def test_after_hook_runs_after_a_timeout_of_a_scheduled_run(run_cli, sh, tmp_pat
     assert (run["status"], run["error_message"]) == ("failed", "timed out after 1s")
 
 
+@on_each_backend
 def test_after_hook_runs_after_stop(run_cli, sh, tmp_path):
     after = tmp_path / "after.json"
     added = run_cli(
