@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import wait_until
 from hostile_servers import Recording, recording
+from speed_helpers import build_parser_once
 
 from tapesched import decisions
 
@@ -24,22 +25,31 @@ def server():  # noqa: ANN201
         yield endpoint
 
 
-def add(sh, name: str, server: Recording, notified: Path, *options: str) -> None:
+@pytest.fixture
+def cli(run_cli, monkeypatch):  # noqa: ANN201
+    """The CLI in this process (conftest's run_cli, its parser built once per test), to set
+    up tasks and read what happened; whoever ends a run (runner, tick, stop) is a real
+    process (sh)."""
+    build_parser_once(monkeypatch)
+    return run_cli
+
+
+def add(cli, name: str, server: Recording, notified: Path, *options: str) -> None:
     command = f"sh -c 'echo $TAPESCHED_STATUS $TAPESCHED_EXECUTION_ID >> {notified}'"
-    result = sh(
+    result = cli(
         "add", name, "--every", "1d", "--ping-url", server.url,
         "--notify-command", command, *options,
     )  # fmt: skip
     assert result.code == 0, result.err
 
 
-def entries(sh, task: str) -> list[dict]:
-    return sh("logs", task, "--json").json()["logs"]
+def entries(cli, task: str) -> list[dict]:
+    return cli("logs", task, "--json").json()["logs"]
 
 
-def running_job(sh, task: str) -> dict:
+def running_job(cli, task: str) -> dict:
     def started():
-        found = [e for e in entries(sh, task) if e["status"] == "running" and e["job_pid"]]
+        found = [e for e in entries(cli, task) if e["status"] == "running" and e["job_pid"]]
         return found[0] if found else None
 
     return wait_until(started)
@@ -63,13 +73,13 @@ def announced(server: Recording, notified: Path, execution_id: str) -> tuple[lis
     return finals, runs
 
 
-def test_normal_end_is_announced_once_by_the_runner(sh, server, tmp_path):
+def test_normal_end_is_announced_once_by_the_runner(sh, cli, server, tmp_path):
     notified = tmp_path / "notified"
-    add(sh, "plain", server, notified, "--command", "sh -c 'exit 5'")
+    add(cli, "plain", server, notified, "--command", "sh -c 'exit 5'")
     result = sh("run", "plain", "--wait")
     assert result.code == 1
     execution_id = result.out.strip()
-    [entry] = entries(sh, "plain")
+    [entry] = entries(cli, "plain")
     assert gone(entry["pid"])  # run --wait returned after the runner had announced
     finals, runs = announced(server, notified, execution_id)
     assert server.paths()[0] == f"/ping/uuid/start?rid={execution_id}"
@@ -77,11 +87,11 @@ def test_normal_end_is_announced_once_by_the_runner(sh, server, tmp_path):
     assert runs == [f"failed {execution_id}"]
 
 
-def test_a_lost_run_is_announced_once_by_tick(sh, server, tmp_path):
+def test_a_lost_run_is_announced_once_by_tick(sh, cli, server, tmp_path):
     notified = tmp_path / "notified"
-    add(sh, "victim", server, notified, "--command", "sleep 300")
+    add(cli, "victim", server, notified, "--command", "sleep 300")
     sh("run", "victim")
-    running = running_job(sh, "victim")
+    running = running_job(cli, "victim")
     os.kill(running["pid"], signal.SIGKILL)
     wait_until(lambda: gone(running["pid"]), 10)
     tick = sh("tick")
@@ -91,20 +101,20 @@ def test_a_lost_run_is_announced_once_by_tick(sh, server, tmp_path):
     assert finals == [f"/ping/uuid/fail?rid={execution_id}"]
     assert runs == [f"lost {execution_id}"]
     assert b"vanished" in server.hits[-1].body  # the tail of the log, with tick's line
-    output = sh("output", execution_id).out
+    output = cli("output", execution_id).out
     assert "finished: lost: runner (pid" in output and "(recorded by tick)" in output
     assert sh("tick").code == 0  # found once, announced once
     assert announced(server, notified, execution_id) == (finals, runs)
 
 
-def test_a_run_whose_runner_never_started_is_announced_by_tick(sh, server, tmp_path, home):
+def test_a_run_whose_runner_never_started_is_announced_by_tick(sh, cli, server, tmp_path, home):
     notified = tmp_path / "notified"
-    add(sh, "orphan", server, notified, "--command", "true")
-    sh("edit", "orphan", "--once", "2030-01-01 00:00", "--tz", "UTC")
+    add(cli, "orphan", server, notified, "--command", "true")
+    cli("edit", "orphan", "--once", "2030-01-01 00:00", "--tz", "UTC")
     failpoint = {"TAPESCHED_FAILPOINT": "after-claim"}
     crashed = sh("tick", "--now", "2030-01-01T00:00:10+00:00", env=failpoint)
     assert crashed.code == -signal.SIGKILL
-    [pending] = entries(sh, "orphan")
+    [pending] = entries(cli, "orphan")
     late = decisions.NEVER_STARTED_AFTER + timedelta(minutes=1)
     age(home, pending["execution_id"], "created_at", late)
     tick = sh("tick", "--now", "2020-01-01T00:00:00+00:00")
@@ -131,18 +141,18 @@ def age(home: Path, execution_id: str, column: str, by: timedelta) -> None:
         connection.close()
 
 
-def test_a_run_timed_out_by_tick_is_announced_once_by_tick(sh, server, tmp_path, home):
+def test_a_run_timed_out_by_tick_is_announced_once_by_tick(sh, cli, server, tmp_path, home):
     notified = tmp_path / "notified"
-    add(sh, "overrun", server, notified, "--timeout", "3600", "--command", "sleep 300")
+    add(cli, "overrun", server, notified, "--timeout", "3600", "--command", "sleep 300")
     sh("run", "overrun")
-    running = running_job(sh, "overrun")
+    running = running_job(cli, "overrun")
     # Its runner's own clock says it has time left; tick's reading of started_at says not.
     age(home, running["execution_id"], "started_at", timedelta(hours=2))
     tick = sh("tick")
     assert tick.code == 1 and "timed out after 3600s (stopped by tick)" in tick.err
     assert gone(running["pid"])  # tick stopped the runner before announcing
     execution_id = running["execution_id"]
-    [entry] = entries(sh, "overrun")
+    [entry] = entries(cli, "overrun")
     assert entry["status"] == "failed"
     finals, runs = announced(server, notified, execution_id)
     assert finals == [f"/ping/uuid/fail?rid={execution_id}"]
@@ -150,11 +160,13 @@ def test_a_run_timed_out_by_tick_is_announced_once_by_tick(sh, server, tmp_path,
 
 
 @pytest.mark.parametrize(("notify_on", "runs_expected"), [("failure", 0), ("always", 1)])
-def test_a_stopped_run_is_announced_once_by_stop(sh, server, tmp_path, notify_on, runs_expected):
+def test_a_stopped_run_is_announced_once_by_stop(
+    sh, cli, server, tmp_path, notify_on, runs_expected
+):
     notified = tmp_path / "notified"
-    add(sh, "halted", server, notified, "--notify-on", notify_on, "--command", "sleep 300")
+    add(cli, "halted", server, notified, "--notify-on", notify_on, "--command", "sleep 300")
     sh("run", "halted")
-    running = running_job(sh, "halted")
+    running = running_job(cli, "halted")
     stopped = sh("stop", "halted", "--grace", "1")
     assert stopped.code == 0, stopped.err
     assert gone(running["pid"])  # stop waits for the runner, then announces
@@ -162,5 +174,5 @@ def test_a_stopped_run_is_announced_once_by_stop(sh, server, tmp_path, notify_on
     finals, runs = announced(server, notified, execution_id)
     assert finals == [f"/ping/uuid/fail?rid={execution_id}"]
     assert runs == [f"cancelled {execution_id}"] * runs_expected
-    output = sh("output", execution_id).out
+    output = cli("output", execution_id).out
     assert "(recorded by stop)" in output

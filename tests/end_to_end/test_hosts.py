@@ -23,6 +23,7 @@ from pathlib import Path
 import pg
 import pytest
 from helpers import end_recorded_processes, group_gone, wait_until
+from speed_helpers import reaped
 
 from tapesched.paths import resolve
 from tapesched.store.db import connect
@@ -129,14 +130,34 @@ def now_arg(instant: datetime) -> str:
     return instant.isoformat()
 
 
+def task_entry(name: str, extra: str = "") -> str:
+    """A task file's entry for what `add NAME --cron '0 * * * *' --command true` adds."""
+    return (
+        f'[[task]]\ntask_name = "{name}"\nschedule_type = "cron"\n'
+        'schedule_config = { cron = "0 * * * *" }\naction_type = "custom"\n'
+        f'action_config = {{ command = "true" }}\n{extra}'
+    )
+
+
 def test_three_hosts_ticking_at_once_claim_each_slot_once_and_bound_tasks_only_at_home(site):
     bound = {host: [f"{host}-job{k}" for k in range(3)] for host in HOSTS}
     anywhere = [f"any-job{k}" for k in range(6)]
+    # Each host adds its first task (bound to it, as `add` binds a new task) and applies a
+    # file with the others (bound to it, as `apply` binds one); h1's file holds the `any`
+    # tasks but the first, which `add --host any` adds. Seven processes, not fifteen.
     for host, names in bound.items():
-        for name in names:
-            site.ok(host, "add", name, "--cron", "0 * * * *", "--command", "true")
-    for name in anywhere:
-        site.ok("h1", "add", name, "--cron", "0 * * * *", "--command", "true", "--host", "any")
+        site.ok(host, "add", names[0], "--cron", "0 * * * *", "--command", "true")
+    site.ok("h1", "add", anywhere[0], "--cron", "0 * * * *", "--command", "true", "--host", "any")
+    for host, names in bound.items():
+        tasks = [task_entry(name) for name in names[1:]]
+        if host == "h1":
+            tasks += [task_entry(name, 'host = "any"\n') for name in anywhere[1:]]
+        file = site.root / f"{host}-tasks.toml"
+        file.write_text("".join(tasks))
+        site.ok(host, "apply", str(file))
+    expected = {name: host for host, names in bound.items() for name in names}
+    expected |= dict.fromkeys(anywhere, "any")
+    assert dict(site.rows("SELECT task_name, host FROM tasks")) == expected
     first = slot_of(site, "any-job0")
     slots = [first + timedelta(hours=index) for index in range(3)]
     for slot in slots:
@@ -329,6 +350,9 @@ def test_a_returning_host_ends_only_its_own_jobs_never_a_process_that_got_their_
     place.ok("h1", "add", "gone", "--cron", "0 * * * *", "--command", "true", "--host", "h2")
     (task_id,) = place.rows("SELECT id FROM tasks WHERE task_name = 'gone'")[0]
     victim = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    # Reaped as soon as it exits, as init reaps a job whose runner is gone: a zombie would
+    # keep its process group looking alive to the tick that ends it, for the whole grace.
+    job = reaped(victim)
     try:
         real_start = process.process_start_time(victim.pid)
         assert real_start is not None
@@ -349,15 +373,14 @@ def test_a_returning_host_ends_only_its_own_jobs_never_a_process_that_got_their_
             )
         place.ok("h2", "tick")
         time.sleep(0.5)
-        assert victim.poll() is None  # the pid, but not the job's start time: left alone
+        assert job.alive()  # the pid, but not the job's start time: left alone
         with connect(resolve(place.db, {}).db) as db, db.write():
             db.execute("UPDATE executions SET job_start = :start", {"start": real_start})
         place.ok("h1", "tick")
         time.sleep(0.5)
-        assert victim.poll() is None  # another host never signals h2's processes
+        assert job.alive()  # another host never signals h2's processes
         place.ok("h2", "tick")
-        assert victim.wait(timeout=30) is not None  # the job itself, on its host: ended
+        assert job.exited.wait(timeout=30)  # the job itself, on its host: ended
+        assert victim.returncode is not None
     finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
+        job.kill()

@@ -12,6 +12,7 @@ from pathlib import Path
 import hostile_servers
 import pytest
 from helpers import wait_until
+from speed_helpers import build_parser_once
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -29,6 +30,14 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
+def cli(run_cli, monkeypatch):  # noqa: ANN201
+    """The CLI in this process (conftest's run_cli, its parser built once per test), to set
+    up tasks and read what happened; every run is a real `run --wait` and its runner (sh)."""
+    build_parser_once(monkeypatch)
+    return run_cli
+
+
+@pytest.fixture
 def server():
     Recorder.hits = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
@@ -39,9 +48,9 @@ def server():
     httpd.server_close()
 
 
-def test_ping_start_then_success_with_output_tail(sh, server):
+def test_ping_start_then_success_with_output_tail(sh, cli, server):
     url, hits = server
-    sh("add", "pinged", "--every", "1d", "--command", "echo backup-done", "--ping-url", url)
+    cli("add", "pinged", "--every", "1d", "--command", "echo backup-done", "--ping-url", url)
     result = sh("run", "pinged", "--wait")
     assert result.code == 0
     rid = result.out.strip()
@@ -50,9 +59,11 @@ def test_ping_start_then_success_with_output_tail(sh, server):
     assert b"backup-done" in hits[1][1]
 
 
-def test_ping_start_then_fail_with_the_exit_status(sh, server):
+def test_ping_start_then_fail_with_the_exit_status(sh, cli, server):
     url, hits = server
-    sh("add", "broken", "--every", "1d", "--command", "sh -c 'echo bad; exit 2'", "--ping-url", url)
+    cli(
+        "add", "broken", "--every", "1d", "--command", "sh -c 'echo bad; exit 2'", "--ping-url", url
+    )
     result = sh("run", "broken", "--wait")
     assert result.code == 1
     rid = result.out.strip()
@@ -61,11 +72,11 @@ def test_ping_start_then_fail_with_the_exit_status(sh, server):
     assert b"bad" in hits[1][1]
 
 
-def test_dead_ping_url_never_fails_the_job(sh):
+def test_dead_ping_url_never_fails_the_job(sh, cli):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    sh(
+    cli(
         "add",
         "lonely",
         "--every",
@@ -77,14 +88,14 @@ def test_dead_ping_url_never_fails_the_job(sh):
     )
     result = sh("run", "lonely", "--wait")
     assert result.code == 0, result.err
-    entry = sh("logs", "lonely", "--json").json()["logs"][0]
+    entry = cli("logs", "lonely", "--json").json()["logs"][0]
     assert entry["status"] == "success"
-    assert "ping http://127.0.0.1" in sh("output", entry["execution_id"]).out
+    assert "ping http://127.0.0.1" in cli("output", entry["execution_id"]).out
 
 
-def test_notify_command_gets_the_run_in_its_environment(sh, tmp_path: Path):
+def test_notify_command_gets_the_run_in_its_environment(sh, cli, tmp_path: Path):
     seen = tmp_path / "notified.txt"
-    sh(
+    cli(
         "add",
         "alarm",
         "--every",
@@ -105,13 +116,13 @@ def test_notify_command_gets_the_run_in_its_environment(sh, tmp_path: Path):
     assert Path(values["TAPESCHED_OUTPUT"]).name == f"{execution_id}.log"
 
 
-def test_notify_on_failure_stays_quiet_on_success_unless_always(sh, tmp_path: Path):
+def test_notify_on_failure_stays_quiet_on_success_unless_always(sh, cli, tmp_path: Path):
     seen = tmp_path / "calls.txt"
     command = f"sh -c 'echo $TAPESCHED_STATUS >> {seen}'"
-    sh("add", "fine", "--every", "1d", "--command", "true", "--notify-command", command)
+    cli("add", "fine", "--every", "1d", "--command", "true", "--notify-command", command)
     assert sh("run", "fine", "--wait").code == 0
     assert not seen.exists()
-    assert sh("edit", "fine", "--notify-on", "always").code == 0
+    assert cli("edit", "fine", "--notify-on", "always").code == 0
     assert sh("run", "fine", "--wait").code == 0
     assert seen.read_text() == "success\n"
 
@@ -168,16 +179,16 @@ FAST = {"TAPESCHED_PING_TIMEOUT": "1"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_ping_that_cannot_be_sent_never_stops_the_job(sh, home, kind):
-    sh("add", "steady", "--every", "1d", "--command", "echo the-job-ran")
+def test_a_ping_that_cannot_be_sent_never_stops_the_job(sh, cli, home, kind):
+    cli("add", "steady", "--every", "1d", "--command", "echo the-job-ran")
     with endpoint(kind) as url:
         store_ping_url(home, "steady", url)
         result = sh("run", "steady", "--wait", env=FAST)
     assert result.code == 0, result.err
     assert result.err == ""
-    [entry] = sh("logs", "steady", "--json").json()["logs"]
+    [entry] = cli("logs", "steady", "--json").json()["logs"]
     assert entry["status"] == "success"
-    output = sh("output", entry["execution_id"]).out
+    output = cli("output", entry["execution_id"]).out
     assert "the-job-ran" in output and "Traceback" not in output
     notes = [line for line in output.splitlines() if line.startswith("tapesched: ping ")]
     assert len(notes) == 2, output  # the start and the success ping, one line each
@@ -185,14 +196,14 @@ def test_a_ping_that_cannot_be_sent_never_stops_the_job(sh, home, kind):
 
 
 @pytest.mark.parametrize("kind", ["garbage", "silent"])
-def test_a_failing_job_with_a_broken_ping_still_reports_its_failure(sh, home, kind):
-    sh("add", "sinking", "--every", "1d", "--command", "sh -c 'echo sinking; exit 6'")
+def test_a_failing_job_with_a_broken_ping_still_reports_its_failure(sh, cli, home, kind):
+    cli("add", "sinking", "--every", "1d", "--command", "sh -c 'echo sinking; exit 6'")
     with endpoint(kind) as url:
         store_ping_url(home, "sinking", url)
         result = sh("run", "sinking", "--wait", env=FAST)
     assert result.code == 1
     assert result.err.startswith("tapesched: failed: command exited with 6\n")
-    [entry] = sh("logs", "sinking", "--json").json()["logs"]
+    [entry] = cli("logs", "sinking", "--json").json()["logs"]
     assert entry["status"] == "failed" and entry["result"]["exit_code"] == 6
 
 
@@ -200,8 +211,8 @@ def test_a_failing_job_with_a_broken_ping_still_reports_its_failure(sh, home, ki
     "command",
     ["'unclosed", "/nonexistent/notifier", "nul\x00byte"],
 )
-def test_a_notify_command_that_fails_never_changes_the_outcome(sh, home, command):
-    sh("add", "noisy", "--every", "1d", "--command", "sh -c 'exit 3'")
+def test_a_notify_command_that_fails_never_changes_the_outcome(sh, cli, home, command):
+    cli("add", "noisy", "--every", "1d", "--command", "sh -c 'exit 3'")
     connection = sqlite3.connect(home / "tapesched.db")
     with connection:
         connection.execute(
@@ -211,16 +222,18 @@ def test_a_notify_command_that_fails_never_changes_the_outcome(sh, home, command
     result = sh("run", "noisy", "--wait")
     assert result.code == 1
     assert result.err.startswith("tapesched: failed: command exited with 3\n")
-    [entry] = sh("logs", "noisy", "--json").json()["logs"]
+    [entry] = cli("logs", "noisy", "--json").json()["logs"]
     assert entry["status"] == "failed"
-    output = sh("output", entry["execution_id"]).out
+    output = cli("output", entry["execution_id"]).out
     assert output.count("tapesched: notify command") == 1, output
     assert "Traceback" not in output
 
 
-def test_pings_keep_the_query_and_carry_text_plain(sh):
+def test_pings_keep_the_query_and_carry_text_plain(sh, cli):
     with hostile_servers.recording("/ping/uuid?create=1") as server:
-        sh("add", "query", "--every", "1d", "--command", "echo tail-line", "--ping-url", server.url)
+        cli(
+            "add", "query", "--every", "1d", "--command", "echo tail-line", "--ping-url", server.url
+        )
         result = sh("run", "query", "--wait")
         assert result.code == 0
         rid = result.out.strip()
@@ -234,10 +247,10 @@ def test_pings_keep_the_query_and_carry_text_plain(sh):
     assert b"tail-line" in end.body and start.body == b""
 
 
-def test_a_run_that_times_out_in_its_runner_pings_fail(sh):
+def test_a_run_that_times_out_in_its_runner_pings_fail(sh, cli):
     with hostile_servers.recording() as server:
-        sh("add", "late", "--every", "1d", "--timeout", "1", "--command", "sleep 30")
-        store = sh("edit", "late", "--ping-url", server.url)
+        cli("add", "late", "--every", "1d", "--timeout", "1", "--command", "sleep 30")
+        store = cli("edit", "late", "--ping-url", server.url)
         assert store.code == 0
         result = sh("run", "late", "--wait")
         assert result.code == 1

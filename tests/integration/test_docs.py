@@ -17,6 +17,7 @@ from types import ModuleType
 
 import pytest
 import typer
+from speed_helpers import build_parser_once
 
 ROOT = Path(__file__).resolve().parents[2]
 MAN = ROOT / "man" / "tapesched.1"
@@ -427,27 +428,48 @@ def test_a_command_missing_from_the_page_fails_the_check() -> None:
 
 
 @pytest.fixture
-def home_with_task(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    done = cli("add", "nightly", "--daily", "02:00", "--command", "true", env=clean_env(home))
-    assert done.returncode == 0, done.stderr
+def home_with_task(run_cli, home: Path) -> Path:
+    """The state folder (conftest's `home`, tmp_path/home) with a task, added in this
+    process: what is tested is how a real process completes from it."""
+    done = run_cli("add", "nightly", "--daily", "02:00", "--command", "true")
+    assert done.code == 0, done.err
     return home
 
 
 @pytest.fixture
-def home_with_media(home_with_task: Path, tmp_path: Path) -> Path:
+def home_with_media(run_cli, home_with_task: Path, tmp_path: Path) -> Path:
     """The state folder with a task, a pool, a virtual library and a volume, so that every
     completion of a name (task, pool, library, volume) has something to offer."""
-    env = clean_env(home_with_task)
     for args in (
         ["pool", "add", "weekly", "--retention-days", "35"],
         ["library", "add", "vlib", "--path", str(tmp_path / "vlib"), "--slots", "2",
          "--capacity", "64K"],
         ["media", "label", "VLIB001", "--pool", "weekly", "--library", "vlib", "--slot", "1"],
     ):  # fmt: skip
-        done = cli(*args, env=env)
-        assert done.returncode == 0, (args, done.stderr)
+        done = run_cli(*args)
+        assert done.code == 0, (args, done.err)
     return home_with_task
+
+
+@pytest.fixture
+def complete(run_cli, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Ask tapesched's entry point for completions in this process, through the protocol
+    the generated scripts use (_TAPESCHED_COMPLETE, COMP_WORDS, COMP_CWORD), its parser
+    built once per test. (The tests above ask a real process the same way, and the shells
+    ask one through their scripts.)"""
+    build_parser_once(monkeypatch)
+    for name in list(os.environ):
+        if name.startswith(("_TYPER_", "COMP_")):
+            monkeypatch.delenv(name)
+
+    def ask(home: Path, words: str, cword: int):  # noqa: ANN202 - a helpers.Result
+        monkeypatch.setenv("TAPESCHED_HOME", str(home))
+        monkeypatch.setenv("_TAPESCHED_COMPLETE", "complete_bash")
+        monkeypatch.setenv("COMP_WORDS", words)
+        monkeypatch.setenv("COMP_CWORD", str(cword))
+        return run_cli()
+
+    return ask
 
 
 @pytest.fixture
@@ -478,11 +500,11 @@ def test_bash_completion_registers() -> None:
 def test_dynamic_completion_offers_task_names_and_commands(home_with_task: Path) -> None:
     env = clean_env(home_with_task, _TAPESCHED_COMPLETE="complete_bash")
     done = cli(env={**env, "COMP_WORDS": "tapesched show ni", "COMP_CWORD": "2"})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.split() == ["nightly"]
 
     done = cli(env={**env, "COMP_WORDS": "tapesched sta", "COMP_CWORD": "1"})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "status" in done.stdout.split()
 
 
@@ -593,7 +615,7 @@ def test_completion_completes_the_shell_names(home_with_task: Path, shim: Path) 
         pytest.skip("none of bash, zsh, fish is installed")
 
 
-def test_every_value_completion_answers(home_with_media: Path) -> None:
+def test_every_value_completion_answers(home_with_media: Path, complete) -> None:
     """Each option or argument that completes values (added by anyone, in a group's commands
     too) offers some for an empty word, through the protocol the generated scripts use,
     without an error."""
@@ -615,21 +637,14 @@ def test_every_value_completion_answers(home_with_media: Path) -> None:
             words = f"tapesched {name} " + (
                 f"{param.opts[0]} " if param.param_type_name == "option" else ""
             )
-            env = clean_env(
-                home_with_media,
-                _TAPESCHED_COMPLETE="complete_bash",
-                COMP_WORDS=words,
-                COMP_CWORD=str(len(words.split())),
-            )
-            done = cli(env=env)
+            done = complete(home_with_media, words, len(words.split()))
             asked += 1
-            assert done.returncode == 0 and done.stderr == "", (words, done.stderr)
-            assert done.stdout.split(), f"{words!r} completes nothing"
+            assert done.code == 0 and done.err == "", (words, done.err)
+            assert done.out.split(), f"{words!r} completes nothing"
     assert asked >= 6  # at least tasks, shells, pools, libraries, volumes, volume states
 
 
-def test_group_commands_and_media_names_complete(home_with_media: Path) -> None:
-    env = clean_env(home_with_media, _TAPESCHED_COMPLETE="complete_bash")
+def test_group_commands_and_media_names_complete(home_with_media: Path, complete) -> None:
     for words, expected in [
         ("tapesched pool ", ["add", "list", "edit", "delete"]),
         ("tapesched pool edit w", ["weekly"]),
@@ -638,12 +653,7 @@ def test_group_commands_and_media_names_complete(home_with_media: Path) -> None:
         ("tapesched library inventory ", ["vlib"]),
         ("tapesched media list --state f", ["full"]),
     ]:
-        done = cli(
-            env={
-                **env,
-                "COMP_WORDS": words,
-                "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
-            }
-        )
-        assert done.returncode == 0, (words, done.stderr)
-        assert done.stdout.split() == expected, (words, done.stdout)
+        cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+        done = complete(home_with_media, words, cword)
+        assert done.code == 0, (words, done.err)
+        assert done.out.split() == expected, (words, done.out)

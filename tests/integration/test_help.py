@@ -9,6 +9,7 @@ import pytest
 import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from speed_helpers import build_parser_once
 
 from tapesched.cli import app
 
@@ -17,6 +18,13 @@ COMMANDS = (
     "add", "edit", "delete", "enable", "disable", "list", "show", "preview", "tick", "run",
     "stop", "logs", "output",
 )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _parser_built_once(monkeypatch):
+    """The in-process CLI (run_cli) and group() build the parser once per test, not once
+    per call; help reads the terminal's width each time it is shown."""
+    build_parser_once(monkeypatch)
 
 
 def group() -> typer.core.TyperGroup:

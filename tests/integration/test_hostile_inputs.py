@@ -32,6 +32,7 @@ import typer
 from helpers import dump
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from speed_helpers import build_parser_once
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5}
 SKIPPED_COMMANDS = {"run", "_run"}
@@ -196,6 +197,13 @@ def commands() -> dict[str, list[tuple[str, bool]]]:
 # ----------------------------------------------------------------------------- the trial
 
 
+@pytest.fixture(autouse=True)
+def _parser_built_once(monkeypatch):
+    """The in-process CLI (run_cli) builds its parser once per test, not once per input:
+    each input costs what parsing and running it costs, as in a real process."""
+    build_parser_once(monkeypatch)
+
+
 @pytest.fixture
 def world(run_cli, home, tmp_path, monkeypatch):
     """A state folder with tasks of each kind, and one finished run. The trials run in the
@@ -248,7 +256,7 @@ SCHEDULE_OPTIONS = {"--schedule-type", "--schedule-config", "--once", "--every",
                     "--weekly", "--monthly", "--yearly", "--cron", "--at"}  # fmt: skip
 ACTION_OPTIONS = {"--action", "--action-config", "--source", "--device", "--level",
                   "--compress", "--exclude", "--command", "--from-task", "--target",
-                  "--retention-days", "--pool", "--library"}  # fmt: skip
+                  "--retention-days", "--pool", "--library", "--levels"}  # fmt: skip
 SCHEDULE_TYPES = st.sampled_from(["once", "interval", "daily", "weekly", "monthly", "yearly",
                                   "cron"]) | HOSTILE_TEXT  # fmt: skip
 ACTION_TYPES = st.sampled_from(["custom", "backup", "recovery", "cleanup", "health_check",
