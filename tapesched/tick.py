@@ -47,7 +47,7 @@ from tapesched.store.db import Database, open_database
 from tapesched.store.tasks import TaskRecord
 
 if TYPE_CHECKING:
-    from tapesched.decisions import Claim
+    from tapesched.decisions import Claim, ClaimFacts
     from tapesched.notify import Ended
 
 DEFAULT_MAX_CONCURRENT = 4
@@ -247,9 +247,8 @@ def claim_one(
     A Launch comes back with the id of the execution it inserted; Gone when the slot
     was taken by someone else (or is being taken right now) or the task changed.
     """
-    import uuid
 
-    from tapesched.decisions import ClaimFacts, Gone, Launch, Lease, Skip, decide
+    from tapesched.decisions import Gone, Launch, Skip, decide
 
     host = host or this_host()
     with db.write():
@@ -257,50 +256,14 @@ def claim_one(
         task = task_rows.take_due(db, task_id, expected)
         if task is None or task.host not in (host, "any"):
             return Gone()
-        # Constant cost per claim: indexed lookups and a count, not the running rows.
-        facts = ClaimFacts(
-            previous_running=executions.running_for_task(db, task.id) is not None,
-            device_busy=bool(task.device) and executions.device_in_use(db, task.device, host),
-            running=executions.count_running(db, host),
-        )
-        claim = decide(task, facts, now, cap)
+        claim = decide(task, _facts(db, task, host), now, cap)
         if not isinstance(claim, Launch | Skip):
             return claim
         if not task_rows.advance(db, task.id, expected, claim.next_run):
             return Gone()
         if isinstance(claim, Launch) and task.retry_at is not None:
             task_rows.move_retry(db, task.id, task.retry_at, None)  # a new series begins
-        execution_id = str(uuid.uuid4())
-        row = {
-            "execution_id": execution_id,
-            "task_id": task.id,
-            "trigger": claim.trigger,
-            "scheduled_for": expected,
-            "created_at": clock(),
-            "device": task.device,
-            "host": host,
-        }
-        if isinstance(claim, Skip):
-            executions.insert(
-                db,
-                {
-                    **row,
-                    "completed_at": row["created_at"],
-                    "status": "skipped",
-                    "error_message": f"skipped: {claim.reason}",
-                },
-            )
-            return claim
-        executions.insert(
-            db,
-            {
-                **row,
-                "status": "running",
-                "log_path": str(paths.output_log(task.task_name, execution_id)),
-                "lease_expires": db.server_now() + Lease.from_environment().length,
-            },
-        )
-    return dataclasses.replace(claim, execution_id=execution_id)
+        return _record_claim(db, paths, task, claim, expected, clock(), host)
 
 
 def claim_retry(
@@ -316,9 +279,8 @@ def claim_retry(
     """One claim transaction for a task's due retry, as claim_one for a slot: the pending
     retry is compare-and-set (cleared, or moved to its window's opening) in the same
     transaction that inserts its execution, so it runs once whatever runs concurrently."""
-    import uuid
 
-    from tapesched.decisions import ClaimFacts, Gone, Launch, Lease, Skip, Wait, decide_retry
+    from tapesched.decisions import Gone, Launch, Skip, Wait, decide_retry
     from tapesched.notify import Ended
 
     host = host or this_host()
@@ -327,12 +289,7 @@ def claim_retry(
         task = task_rows.take_retry(db, task_id, expected)
         if task is None or task.host not in (host, "any"):
             return Gone()
-        facts = ClaimFacts(
-            previous_running=executions.running_for_task(db, task.id) is not None,
-            device_busy=bool(task.device) and executions.device_in_use(db, task.device, host),
-            running=executions.count_running(db, host),
-        )
-        claim = decide_retry(task, facts, now, cap)
+        claim = decide_retry(task, _facts(db, task, host), now, cap)
         if isinstance(claim, Wait):
             task_rows.move_retry(db, task.id, expected, claim.until)
             return claim
@@ -341,38 +298,68 @@ def claim_retry(
         last = executions.latest_run(db, task.id)
         if not task_rows.move_retry(db, task.id, expected, None):
             return Gone()
-        execution_id = str(uuid.uuid4())
-        row = {
-            "execution_id": execution_id,
-            "task_id": task.id,
-            "trigger": "retry",
-            "attempt": task.retry_attempt,
-            "scheduled_for": expected,
-            "created_at": clock(),
-            "device": task.device,
-            "host": host,
-        }
         if isinstance(claim, Skip):
-            reason = f"retry dropped: {claim.reason}"
-            executions.insert(
-                db,
-                {**row, "completed_at": row["created_at"], "status": "skipped",
-                 "error_message": f"skipped: {reason}"},
-            )  # fmt: skip
-            ended = None
-            if last is not None and last.status in ("failed", "lost"):
-                ended = Ended(task, last.execution_id, last.status, last.error_message,
-                              last.log_path)  # fmt: skip
-            return Skip("retry", None, reason, owed=ended)
-        executions.insert(
-            db,
-            {
-                **row,
-                "status": "running",
-                "log_path": str(paths.output_log(task.task_name, execution_id)),
-                "lease_expires": db.server_now() + Lease.from_environment().length,
-            },
+            claim = Skip("retry", None, f"retry dropped: {claim.reason}")
+            if last is not None and last.status in ("failed", "lost"):  # the series ended
+                owed = Ended(task, last.execution_id, last.status, last.error_message,
+                             last.log_path)  # fmt: skip
+                claim = dataclasses.replace(claim, owed=owed)
+        return _record_claim(db, paths, task, claim, expected, clock(), host,
+                             attempt=task.retry_attempt)  # fmt: skip
+
+
+def _facts(db: Database, task: TaskRecord, host: str) -> ClaimFacts:
+    """What a claim's decision reads around the task, at constant cost: indexed lookups and
+    a count, not the running rows."""
+    from tapesched.decisions import ClaimFacts
+
+    return ClaimFacts(
+        previous_running=executions.running_for_task(db, task.id) is not None,
+        device_busy=bool(task.device) and executions.device_in_use(db, task.device, host),
+        running=executions.count_running(db, host),
+    )
+
+
+def _record_claim(
+    db: Database,
+    paths: StatePaths,
+    task: TaskRecord,
+    claim: Claim,
+    scheduled_for: datetime,
+    claimed_at: datetime,
+    host: str,
+    attempt: int = 1,
+) -> Claim:
+    """Insert the execution a Launch or a Skip makes (inside the claim's transaction):
+    running, with its log and first lease, or skipped with the reason. Return the claim,
+    a Launch with the new execution's id."""
+    import uuid
+
+    from tapesched.decisions import Lease, Skip
+
+    execution_id = str(uuid.uuid4())
+    row = {
+        "execution_id": execution_id,
+        "task_id": task.id,
+        "trigger": claim.trigger,
+        "attempt": attempt,
+        "scheduled_for": scheduled_for,
+        "created_at": claimed_at,
+        "device": task.device,
+        "host": host,
+    }
+    if isinstance(claim, Skip):
+        row.update(
+            completed_at=claimed_at, status="skipped", error_message=f"skipped: {claim.reason}"
         )
+        executions.insert(db, row)
+        return claim
+    row.update(
+        status="running",
+        log_path=str(paths.output_log(task.task_name, execution_id)),
+        lease_expires=db.server_now() + Lease.from_environment().length,
+    )
+    executions.insert(db, row)
     return dataclasses.replace(claim, execution_id=execution_id)
 
 

@@ -124,3 +124,10 @@ def test_imports_run_one_way(path: Path) -> None:
 @pytest.mark.parametrize("path", MODULES, ids=name_of)
 def test_no_module_over_about_500_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 520
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test files by their base name (rootdir-relative packages are not
+    used here): two files with one name stop the whole run at collection."""
+    names = [path.name for path in (PACKAGE.parent / "tests").rglob("test_*.py")]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
