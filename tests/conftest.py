@@ -13,6 +13,7 @@ from pathlib import Path
 import pg
 import pytest
 from helpers import Result, end_recorded_processes
+from speed_helpers import build_parser_once
 
 from tapesched import entry
 from tapesched.dburl import DatabaseURL
@@ -35,8 +36,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def run_cli(home: Path, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
-    """Run the CLI in this process (the real entry point, main()), return a Result."""
+def run_cli(home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Run the CLI in this process (the real entry point, main()), return a Result. The
+    Click command Typer builds from the app is built once per test, not once per call
+    (speed_helpers.build_parser_once)."""
+    build_parser_once(monkeypatch)
 
     def invoke(*args: str) -> Result:
         capsys.readouterr()
