@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import reprlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -363,6 +363,20 @@ def rule_on(rules: list[dict[str, str]], day: date) -> dict[str, str]:
 def level_on(rules: list[dict[str, str]], day: date) -> str:
     """Given checked rules and a date, return the level a run on that date has."""
     return rule_on(rules, day)["level"]
+
+
+def planned(config: dict[str, Any], when: datetime, zone: str) -> tuple[str, str | None]:
+    """Given a backup's config and a run's scheduled instant, return the level the run
+    has and the text of the `levels` rule that gave it (None when `task_type` did, by
+    default full): the rules are read on the run's date in the task's `zone`. Raise
+    InvalidInput if no rule matches (rules that were never checked)."""
+    rules = config.get("levels")
+    if not rules:
+        return str(config.get("task_type", "full")), None
+    from zoneinfo import ZoneInfo
+
+    rule = rule_on(rules, when.astimezone(ZoneInfo(zone)).date())
+    return rule["level"], rule["on"]
 
 
 def parse_shorthand(text: str, field: str = "--levels") -> list[dict[str, str]]:

@@ -247,7 +247,6 @@ def claim_one(
     A Launch comes back with the id of the execution it inserted; Gone when the slot
     was taken by someone else (or is being taken right now) or the task changed.
     """
-
     from tapesched.decisions import Gone, Launch, Skip, decide
 
     host = host or this_host()
@@ -279,7 +278,6 @@ def claim_retry(
     """One claim transaction for a task's due retry, as claim_one for a slot: the pending
     retry is compare-and-set (cleared, or moved to its window's opening) in the same
     transaction that inserts its execution, so it runs once whatever runs concurrently."""
-
     from tapesched.decisions import Gone, Launch, Skip, Wait, decide_retry
     from tapesched.notify import Ended
 

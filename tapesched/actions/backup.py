@@ -32,7 +32,6 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tapesched.actions import device_kind
 from tapesched.actions import tape as tapes
@@ -104,18 +103,13 @@ def requested_level(config: dict[str, Any], context: JobContext) -> tuple[str, s
         if context.level not in LEVELS:
             raise ActionFailed(f"level {context.level!r} is not one of {', '.join(LEVELS)}")
         return context.level, None
-    rules = config.get("levels")
-    if rules:
-        from tapesched.levels import rule_on
+    from tapesched.levels import planned
 
-        when = context.scheduled_for or context.now()
-        zone = ZoneInfo(getattr(context.task, "timezone", None) or "UTC")
-        try:
-            rule = rule_on(rules, when.astimezone(zone).date())
-        except InvalidInput as error:
-            raise ActionFailed(error.message) from None
-        return rule["level"], rule["on"]
-    return str(config.get("task_type", "full")), None
+    when = context.scheduled_for or context.now()
+    try:
+        return planned(config, when, getattr(context.task, "timezone", None) or "UTC")
+    except InvalidInput as error:
+        raise ActionFailed(error.message) from None
 
 
 def run(config: dict[str, Any], context: JobContext) -> dict[str, Any]:

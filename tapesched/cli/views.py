@@ -315,15 +315,9 @@ def _run_levels(config: dict[str, Any] | None, times: list[Any], zone: str) -> l
     the task_type); [] for a task that is not a backup."""
     if config is None:
         return []
-    rules = config.get("levels")
-    if not rules:
-        return [str(config.get("task_type", "full"))] * len(times)
-    from zoneinfo import ZoneInfo
+    from tapesched.levels import planned
 
-    from tapesched.levels import level_on
-
-    here = ZoneInfo(zone)
-    return [level_on(rules, time.astimezone(here).date()) for time in times]
+    return [planned(config, time, zone)[0] for time in times]
 
 
 PREVIEW_NOTES = {

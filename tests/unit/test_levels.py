@@ -457,3 +457,20 @@ def test_random_shorthands_give_rules_or_one_invalid_input_line(text: str) -> No
         assert "\n" not in error.message and error.message.startswith("--levels")
         return
     assert levels.check_rules(rules) == rules
+
+
+def test_planned_reads_the_rules_on_the_runs_date_in_the_tasks_zone_else_task_type() -> None:
+    from datetime import UTC, datetime
+
+    rules = levels.check_rules(
+        [{"level": "full", "on": "1st sun"}, {"level": "incremental", "on": "*"}]
+    )
+    # Sat 2027-01-02 16:00 UTC is Sun 2027-01-03 01:00 in Tokyo: that Sunday's full.
+    saturday_in_utc = datetime(2027, 1, 2, 16, 0, tzinfo=UTC)
+    assert levels.planned({"levels": rules}, saturday_in_utc, "Asia/Tokyo") == ("full", "1st sun")
+    assert levels.planned({"levels": rules}, saturday_in_utc, "UTC") == ("incremental", "*")
+    assert levels.planned({"task_type": "differential"}, saturday_in_utc, "UTC") == (
+        "differential",
+        None,
+    )
+    assert levels.planned({}, saturday_in_utc, "UTC") == ("full", None)
