@@ -641,3 +641,44 @@ def _task_row() -> dict:
         "created_at": T0, "updated_at": T0, "host": "h1", "retries": 3, "retry_delay": 60,
         "retry_attempt": 0,
     }  # fmt: skip
+
+
+def test_a_due_retry_outside_its_window_moves_and_one_behind_a_due_run_is_dropped(
+    catalog: StatePaths,
+) -> None:
+    """tick.claim_retry applies decide_retry: Wait moves the pending retry to the opening;
+    a retry due when the scheduled run is due too is recorded skipped, and owes the
+    announcement of the attempt before it (its failure was never told)."""
+    from tapesched.decisions import Skip, Wait
+    from tapesched.tick import claim_retry
+
+    due = T0 + timedelta(hours=1)  # 01:59:59 UTC
+    with open_database(catalog) as db:
+        with db.write():
+            tasks.insert(db, {**_task_row(), "start_window": "03:00-04:00"})
+            _running(db, "a1")
+            executions.finish(db, "a1", "failed", T0, "exit 1")
+            tasks.update(db, 1, {"retry_at": due, "retry_attempt": 2})
+        opening = datetime(2026, 3, 29, 3, 0, tzinfo=UTC)
+        assert claim_retry(db, catalog, 1, due, due, 4, host="h1") == Wait(opening)
+        with db.read():
+            assert (tasks.get(db, 1).retry_at, tasks.get(db, 1).retry_attempt) == (opening, 2)
+            assert executions.running_for_task(db, 1) is None  # nothing launched
+        # The scheduled run is due by the time the window opens: the retry is dropped.
+        with db.write():
+            tasks.update(db, 1, {"next_run_time": opening})
+        claim = claim_retry(db, catalog, 1, opening, opening, 4, host="h1")
+        assert isinstance(claim, Skip) and claim.reason == (
+            "retry dropped: the scheduled run comes first"
+        )
+        assert (claim.owed.execution_id, claim.owed.status) == ("a1", "failed")
+        with db.read():
+            assert tasks.get(db, 1).retry_at is None
+            [skipped] = [
+                entry.execution
+                for entry in executions.history(db, 1, 10, 0)[0]
+                if entry.execution.status == "skipped"
+            ]
+        assert (skipped.trigger, skipped.attempt, skipped.scheduled_for) == ("retry", 2, opening)
+        # Claimed once: the same pending retry cannot be taken again.
+        assert type(claim_retry(db, catalog, 1, opening, opening, 4, host="h1")).__name__ == "Gone"
